@@ -1,0 +1,57 @@
+"""Answerers turn retrieved passages into a cited ``Answer``; one protocol, a name registry.
+
+Built-ins: ``extractive`` (no LLM) and ``openai`` (any OpenAI-compatible server). Both register
+themselves here when their module is imported, exactly as a third-party answerer would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from qa.evidence import Evidence
+from qa.registry import Registry
+from qa.schema import Answer, Passage
+from qa.settings import Settings
+
+
+@dataclass
+class Turn:
+    """One question of a conversation and the answer it got."""
+
+    question: str
+    answer: Answer
+
+
+class Answerer(Protocol):
+    """Writes answers from passages; also decides what to retrieve for a follow-up."""
+
+    name: str
+
+    def query_for(self, question: str, history: Sequence[Turn]) -> str:
+        """The retrieval query for ``question`` given the conversation so far."""
+        ...
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+    ) -> Iterator[str | Answer]:
+        """Text deltas, then the final ``Answer``."""
+        ...
+
+
+answerers: Registry[Answerer] = Registry("answerer")
+
+
+def create_answerer(name: str, settings: Settings, evidence: Evidence) -> Answerer:
+    """Build a registered answerer, importing the built-ins on first use."""
+    from qa.answerers import extractive, openai_chat  # noqa: F401  (registration)
+
+    return answerers.create(name, settings=settings, evidence=evidence)
+
+
+def fold_history(question: str, history: Sequence[Turn]) -> str:
+    """Offline follow-up resolution: the previous question is folded into the query."""
+    if not history:
+        return question
+    return f"{history[-1].question} {question}"

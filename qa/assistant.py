@@ -1,0 +1,146 @@
+"""The Python API: ``Assistant`` (index + retrieve + answer) and ``Chat`` (multi-turn)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa.answerers import Answerer, Turn, create_answerer
+from qa.embed import Embedder, embedders
+from qa.evidence import Evidence
+from qa.ingest import Chunker
+from qa.retrieve import HybridRetriever
+from qa.schema import Answer, Passage
+from qa.settings import Settings
+from qa.store import ChunkStore, FileState, collection_name, open_client
+from qa.sync import SyncReport, sync_corpus
+from qa.text import TermStats
+
+MAX_QUESTION_CHARS = 4000
+
+
+class Assistant:
+    """Answers questions about one corpus folder, citing every sentence."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, embedder: Embedder | None = None
+    ) -> None:
+        self.settings = settings or Settings()
+        self.corpus = self.settings.corpus.resolve()
+        if not self.corpus.is_dir():
+            raise FileNotFoundError(f"corpus folder not found: {self.settings.corpus}")
+        self.embedder = embedder or embedders.create(self.settings.embedder)
+        client = open_client(self.settings.store, self.settings.chroma_url)
+        self.store = ChunkStore(
+            client,
+            collection_name(self.corpus, self.embedder.name),
+            embedder_name=self.embedder.name,
+            dim=self.embedder.dim,
+        )
+        self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        self.evidence = Evidence(self.embedder, TermStats([]))
+        self.answerer: Answerer = create_answerer(
+            self.settings.answerer_name, self.settings, self.evidence
+        )
+        self._retriever: HybridRetriever | None = None
+        self.last_sync: SyncReport | None = None
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str | Path = "seeds",
+        *,
+        sync: bool = True,
+        progress: bool = False,
+        embedder: Embedder | None = None,
+        **settings: Any,
+    ) -> Assistant:
+        """An assistant over ``folder``, its index built or brought up to date first.
+
+        Keyword arguments override fields of ``Settings`` (e.g. ``top_k=4``).
+        """
+        assistant = cls(Settings(corpus=Path(folder), **settings), embedder=embedder)
+        if sync:
+            assistant.sync(progress=progress)
+        return assistant
+
+    def sync(self, *, progress: bool = False) -> SyncReport:
+        """Index new and edited files, drop deleted ones; unchanged files cost nothing."""
+        report = sync_corpus(
+            self.corpus, self.store, self.embedder, self.chunker, progress=progress
+        )
+        if report.changed:
+            self._retriever = None
+        self.last_sync = report
+        return report
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever over the current store content (rebuilt after changes)."""
+        if self._retriever is None:
+            self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
+            self.evidence.term_stats = self._retriever.term_stats
+        return self._retriever
+
+    def files(self) -> list[FileState]:
+        """The indexed files, sorted by path."""
+        return sorted(self.store.files().values(), key=lambda f: f.source)
+
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """The passages hybrid retrieval finds for ``query``, best first."""
+        return self.retriever.retrieve(query, top_k=top_k)
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question (``history`` resolves follow-ups)."""
+        for event in self.stream(question, history):
+            if isinstance(event, Answer):
+                return event
+        raise RuntimeError("answerer produced no answer")  # pragma: no cover
+
+    def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+        """Text deltas as they are generated, then the final, verified ``Answer``."""
+        question = _clean_question(question)
+        query = self.answerer.query_for(question, history)
+        passages = self.retrieve(query)
+        yield from self.answerer.stream(question, passages, history)
+
+    def chat(self) -> Chat:
+        """A conversation that remembers its turns."""
+        return Chat(self)
+
+
+class Chat:
+    """A multi-turn conversation over an ``Assistant``."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.history: list[Turn] = []
+
+    def ask(self, question: str) -> Answer:
+        """Answer ``question`` in the context of the previous turns."""
+        answer = self.assistant.ask(question, self.history)
+        self.history.append(Turn(question, answer))
+        return answer
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Like ``Assistant.stream``; the final answer joins the history."""
+        for event in self.assistant.stream(question, self.history):
+            if isinstance(event, Answer):
+                self.history.append(Turn(question, event))
+            yield event
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        self.history.clear()
+
+
+def _clean_question(question: str) -> str:
+    if not isinstance(question, str):
+        raise TypeError("question must be a string")
+    question = question.strip()
+    if not question:
+        raise ValueError("question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+    return question

@@ -1,0 +1,165 @@
+"""Citations: parse ``[n]`` markers out of generated text and verify each against its source.
+
+A marker must point at a retrieved passage (else it is dropped and never shown); the quote of
+every citation is a verbatim span of the source file with its offsets; a sentence whose cited
+passage does not support it, or whose quoted words are not in that file, is flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.evidence import Evidence
+from qa.prompts import NOT_IN_DOCUMENTS
+from qa.schema import Answer, AnswerSentence, Citation, Passage
+from qa.text import fold, sentence_spans
+
+MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_QUOTED = re.compile(r"\"([^\"]{12,})\"|“([^”]{12,})”|«\s*([^»]{12,}?)\s*»")
+_SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b[a-z]+\b")
+_NUMBER_WORDS = {  # "one"/"un" are left out: they are mostly articles
+    "two": "2", "deux": "2", "three": "3", "trois": "3", "four": "4", "quatre": "4",
+    "five": "5", "cinq": "5", "six": "6", "seven": "7", "sept": "7", "eight": "8", "huit": "8",
+    "nine": "9", "neuf": "9", "ten": "10", "dix": "10", "eleven": "11", "onze": "11",
+    "twelve": "12", "douze": "12",
+}  # fmt: skip
+
+
+@dataclass
+class ParsedSentence:
+    """A generated sentence with its markers removed and the passage numbers they named."""
+
+    text: str
+    numbers: list[int]
+
+
+def parse_markers(answer_text: str) -> list[ParsedSentence]:
+    """Split generated text into sentences and pull out the ``[n]`` / ``[n, m]`` markers.
+
+    A run of markers that starts a sentence (after the splitter cut before it) belongs to the
+    sentence before.
+    """
+    pieces = [answer_text[s:e] for s, e in sentence_spans(answer_text, language="english")]
+    out: list[ParsedSentence] = []
+    for piece in pieces:
+        lead = re.match(r"^(?:\s*\[[\d\s,;]+\])+", piece)
+        if lead and out:
+            out[-1].numbers += _numbers(lead.group())
+            piece = piece[lead.end() :]
+        numbers = _numbers(piece)
+        text = _SPACES.sub(" ", MARKER.sub("", piece)).strip()
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        if text:
+            out.append(ParsedSentence(text, numbers))
+        elif out:
+            out[-1].numbers += numbers
+    return out
+
+
+def _numbers(text: str) -> list[int]:
+    found: list[int] = []
+    for group in MARKER.findall(text):
+        found += [int(n) for n in re.split(r"[,;]", group) if n.strip()]
+    return found
+
+
+def is_not_found(text: str) -> bool:
+    """True when ``text`` is (essentially) the fixed "not in the documents" sentence."""
+    core = _SPACES.sub(" ", MARKER.sub("", fold(text))).strip(" .")
+    return core == fold(NOT_IN_DOCUMENTS).strip(" .")
+
+
+def quoted_phrases(sentence: str) -> list[str]:
+    """Phrases the sentence puts in quotation marks (at least 12 characters)."""
+    return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(sentence)]
+
+
+def verify(
+    question: str,
+    answer_text: str,
+    passages: Sequence[Passage],
+    evidence: Evidence,
+    *,
+    support_threshold: float,
+    answerer: str,
+) -> Answer:
+    """Turn generated text into an ``Answer`` whose citations are all checked.
+
+    Citations are renumbered in order of first use, so ``[n]`` in the returned text is
+    ``citations[n-1]``.
+    """
+    if is_not_found(answer_text):
+        return Answer(
+            question, NOT_IN_DOCUMENTS, [], True, passages=list(passages), answerer=answerer
+        )
+    citations: list[Citation] = []
+    index: dict[tuple[str, int, int], int] = {}
+    sentences: list[AnswerSentence] = []
+    for parsed in parse_markers(answer_text):
+        valid = [n for n in dict.fromkeys(parsed.numbers) if 1 <= n <= len(passages)]
+        numbers: list[int] = []
+        best_support = 0.0
+        flag = None
+        for n in valid:
+            chunk = passages[n - 1].chunk
+            support, span = evidence.best_support(parsed.text, chunk)
+            if span is None:
+                continue
+            best_support = max(best_support, support)
+            key = (chunk.source, span.start, span.end)
+            if key not in index:
+                citations.append(
+                    Citation(chunk.source, span.text, span.start, span.end, support, chunk.id)
+                )
+                index[key] = len(citations)
+            numbers.append(index[key])
+        quotes = quoted_phrases(parsed.text)
+        cited_text = " ".join(passages[n - 1].chunk.text for n in valid)
+        if not valid:
+            flag = "no valid citation" if parsed.numbers else "no citation"
+        elif any(_normalise(q) not in _normalise(cited_text) for q in quotes):
+            flag = "quoted words not found in the cited source"
+        elif missing := numbers_missing(parsed.text, cited_text):
+            flag = f"numbers not in the cited source: {', '.join(missing)}"
+        elif best_support < support_threshold:
+            flag = f"cited passage does not support it (support {best_support:.2f})"
+        sentences.append(AnswerSentence(parsed.text, numbers, best_support, flag))
+    return Answer(
+        question,
+        compose(sentences),
+        citations,
+        abstained=not citations,
+        sentences=sentences,
+        passages=list(passages),
+        answerer=answerer,
+    )
+
+
+def numbers_missing(claim: str, source: str) -> list[str]:
+    """Numbers the claim states (digits or number words) that the source never mentions."""
+    return sorted(_numbers_in(claim) - _numbers_in(source))
+
+
+def _numbers_in(text: str) -> set[str]:
+    found = set()
+    for token in _NUMBER.findall(fold(text)):
+        if token[0].isdigit():
+            found.add(token.replace(",", ""))
+        elif token in _NUMBER_WORDS:
+            found.add(_NUMBER_WORDS[token])
+    return found
+
+
+def compose(sentences: Sequence[AnswerSentence]) -> str:
+    """Answer text: each sentence followed by its markers, e.g. ``It lasted ten hours. [1]``."""
+    return " ".join(
+        s.text + (" " + "".join(f"[{n}]" for n in s.citations) if s.citations else "")
+        for s in sentences
+    )
+
+
+def _normalise(text: str) -> str:
+    return _SPACES.sub(" ", fold(text).replace("’", "'")).strip()

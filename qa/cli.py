@@ -1,0 +1,158 @@
+"""The ``qa`` command: ``qa index``, ``qa ask``, ``qa chat``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import qa  # applies the offline environment first
+from qa.schema import Answer
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qa`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError, OSError) as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Question answering over a folder of documents, with citations."
+    )
+    parser.add_argument("--store", type=Path, help="store folder (default .qa, or QA_STORE)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    index = sub.add_parser("index", help="build or update the index of a folder")
+    index.add_argument("folder", nargs="?", type=Path, help="corpus folder (default seeds/)")
+    index.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    index.set_defaults(run=_index)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--offline", action="store_true", help="use the extractive answerer")
+    ask.set_defaults(run=_ask)
+
+    chat = sub.add_parser("chat", help="multi-turn chat in the terminal")
+    chat.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    chat.add_argument("--offline", action="store_true", help="use the extractive answerer")
+    chat.set_defaults(run=_chat)
+    return parser
+
+
+def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
+    overrides: dict[str, object] = {}
+    if args.store:
+        overrides["store"] = args.store
+    if folder is not None:
+        overrides["corpus"] = folder
+    if getattr(args, "offline", False):
+        overrides["answerer"] = "extractive"
+    return qa.Assistant(qa.Settings(**overrides))  # type: ignore[arg-type]
+
+
+def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool) -> Assistant:
+    """An assistant whose index is up to date; changes are reported on stderr."""
+    assistant = _build(args, folder)
+    report = assistant.sync(progress=progress)
+    if report.changed or report.skipped:
+        print(report.summary(), file=sys.stderr)
+    return assistant
+
+
+def _index(args: argparse.Namespace) -> int:
+    assistant = _build(args, args.folder)
+    report = assistant.sync(progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(f"indexed {assistant.corpus} into {assistant.store.name}")
+        print("\n".join(report.lines()))
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, args.folder, progress=False)
+    if args.json:
+        print(json.dumps(assistant.ask(args.question).to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    _print_streamed(assistant.stream(args.question))
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, args.folder, progress=sys.stderr.isatty())
+    chat = assistant.chat()
+    print("Ask about the documents. Empty line or Ctrl-D to quit; /new starts over.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        if question == "/new":
+            chat.reset()
+            print("(new conversation)")
+            continue
+        _print_streamed(chat.stream(question))
+
+
+def _print_streamed(events: object) -> None:
+    """Print deltas as they come, then the verified answer with its sources."""
+    answer: Answer | None = None
+    streamed = False
+    for event in events:  # type: ignore[attr-defined]
+        if isinstance(event, Answer):
+            answer = event
+        elif isinstance(event, str) and sys.stdout.isatty():
+            print(event, end="", flush=True)
+            streamed = True
+    if answer is None:
+        return
+    if streamed:
+        print("\r\033[J", end="")
+    print(format_answer(answer))
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer, then its numbered sources (or the closest passages after an abstention)."""
+    lines = [answer.text]
+    if answer.notice:
+        lines.append(f"({answer.notice})")
+    if answer.incomplete:
+        lines.append("(the answer was cut off before it was finished)")
+    for s in answer.flagged:
+        lines.append(f"  ! unsupported: {s.text} — {s.flag}")
+    if answer.citations:
+        lines.append("")
+        for n, c in enumerate(answer.citations, start=1):
+            lines.append(f"[{n}] {c.source}:{c.start}-{c.end} (score {c.score:.2f})")
+            lines.append(f"    “{c.quote}”")
+    elif answer.passages:
+        lines.append("")
+        lines.append("Closest passages:")
+        for p in answer.passages[:3]:
+            snippet = " ".join(p.chunk.text.split())[:160]
+            lines.append(f"  {p.chunk.source}:{p.chunk.start}-{p.chunk.end}  {snippet}…")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Keep every library off the network: local tiktoken cache, no hub lookups, no telemetry.
+
+Imported first by ``qa/__init__``; only sets environment variables (never overrides a user's)
+and imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+_FLAGS = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",  # chromadb
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def llama_index_static_dir() -> Path | None:
+    """``llama_index/core/_static``: the tiktoken and NLTK caches llama-index-core ships."""
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "_static"
+
+
+def apply() -> None:
+    """Set the offline environment variables that are not already set."""
+    for key, value in _FLAGS.items():
+        os.environ.setdefault(key, value)
+    static = llama_index_static_dir()
+    if static is not None:
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(static / "tiktoken_cache"))
+        os.environ.setdefault("NLTK_DATA", str(static / "nltk_cache"))

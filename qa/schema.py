@@ -1,0 +1,106 @@
+"""The records that flow through ``qa``: chunks, retrieved passages, citations and answers.
+
+Provenance is explicit: an ``Answer`` holds ``Citation``s, each pointing at a verbatim span
+(``source``, ``start``, ``end``) of a corpus file and at the ``Chunk`` it was found in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a corpus file: ``text == file_text[start:end]``."""
+
+    id: str
+    source: str  # path relative to the corpus root, '/'-separated
+    text: str
+    start: int
+    end: int
+    index: int  # position of the chunk within its file
+    file_hash: str
+
+
+@dataclass
+class Passage:
+    """A chunk returned by retrieval, with its fused rank score."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote of a corpus file backing one answer sentence."""
+
+    source: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: source, quote, start, end, score."""
+        return {
+            "source": self.source,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class AnswerSentence:
+    """One sentence of an answer, the citations it carries and how well they support it."""
+
+    text: str
+    citations: list[int]  # 1-based numbers of ``Answer.citations``
+    support: float
+    flag: str | None = None  # why the sentence is not (fully) supported, if it is not
+
+
+@dataclass
+class Answer:
+    """An answer whose ``[n]`` markers point at ``citations[n-1]``."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # what was retrieved, closest first
+    answerer: str = ""
+    incomplete: bool = False  # the LLM stream broke off before the answer was finished
+    notice: str | None = None  # e.g. a fallback to the offline answerer
+
+    @property
+    def flagged(self) -> list[AnswerSentence]:
+        """Sentences whose citations do not support them."""
+        return [s for s in self.sentences if s.flag]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: text, citations, abstained, plus flags and the closest passages."""
+        return {
+            "question": self.question,
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "flagged": [{"sentence": s.text, "reason": s.flag} for s in self.flagged],
+            "incomplete": self.incomplete,
+            "notice": self.notice,
+            "answerer": self.answerer,
+            "closest": [
+                {
+                    "source": p.chunk.source,
+                    "start": p.chunk.start,
+                    "end": p.chunk.end,
+                    "score": round(p.score, 4),
+                }
+                for p in self.passages[:3]
+            ],
+        }

@@ -1,0 +1,138 @@
+"""Incremental sync of a corpus into the store: skip unchanged, re-embed edited, drop deleted."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.embed import Embedder
+from qa.ingest import Chunker, CorpusFile, Skipped, UnreadableFile, read_document, scan_corpus
+from qa.schema import Chunk
+from qa.store import ChunkStore, FileState
+
+EMBED_BATCH = 64
+
+
+@dataclass
+class SyncReport:
+    """What one sync did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when the store's content changed."""
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        """One line of counts."""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+            f"{self.chunks_embedded} chunks embedded"
+        )
+
+    def lines(self) -> list[str]:
+        """A human-readable report: the summary, then one line per non-trivial file."""
+        out = [self.summary()]
+        out += [f"  added     {s}" for s in self.added]
+        out += [f"  updated   {s}" for s in self.updated]
+        out += [f"  removed   {s}" for s in self.removed]
+        out += [f"  skipped   {s.source}: {s.reason}" for s in self.skipped]
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+            "chunks_embedded": self.chunks_embedded,
+        }
+
+
+def sync_corpus(
+    root: Path, store: ChunkStore, embedder: Embedder, chunker: Chunker, *, progress: bool = False
+) -> SyncReport:
+    """Bring ``store`` in line with the files under ``root``; returns what changed."""
+    files, skipped = scan_corpus(root)
+    report = SyncReport(skipped=list(skipped))
+    indexed = store.files()
+    pending: list[tuple[CorpusFile, FileState, list[Chunk], bool]] = []
+    for f in files:
+        known = indexed.get(f.source)
+        if known and (known.size, known.mtime_ns, known.chunker) == (
+            f.size,
+            f.mtime_ns,
+            chunker.fingerprint,
+        ):
+            report.unchanged.append(f.source)
+            continue
+        try:
+            text, file_hash = read_document(f.path)
+        except UnreadableFile as exc:
+            report.skipped.append(Skipped(f.source, str(exc)))
+            continue
+        state = FileState(f.source, file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
+        if known and (known.file_hash, known.chunker) == (file_hash, chunker.fingerprint):
+            store.touch(f.source, state)
+            report.unchanged.append(f.source)
+            continue
+        chunks = chunker.chunk(f.source, text, file_hash)
+        if not chunks:
+            report.skipped.append(Skipped(f.source, "no text to index"))
+            continue
+        pending.append((f, state, chunks, known is not None))
+
+    _embed_and_store(pending, store, embedder, report, progress)
+
+    on_disk = {f.source for f in files} - {s.source for s in report.skipped}
+    for source in sorted(set(indexed) - on_disk):
+        store.delete_file(source)
+        report.removed.append(source)
+    return report
+
+
+def _embed_and_store(
+    pending: list[tuple[CorpusFile, FileState, list[Chunk], bool]],
+    store: ChunkStore,
+    embedder: Embedder,
+    report: SyncReport,
+    progress: bool,
+) -> None:
+    """Embed all new chunks in fixed-size batches across files; store each file once complete."""
+    import numpy as np
+    from tqdm import tqdm
+
+    queue = [(n, chunk) for n, (_, _, chunks, _) in enumerate(pending) for chunk in chunks]
+    vectors: dict[int, list[np.ndarray]] = {n: [] for n in range(len(pending))}
+    next_file = 0
+    with tqdm(
+        total=len(queue),
+        unit="chunk",
+        desc="embedding",
+        disable=not progress or not queue,
+        file=sys.stderr,
+    ) as bar:
+        for i in range(0, len(queue), EMBED_BATCH):
+            batch = queue[i : i + EMBED_BATCH]
+            for (n, _), vector in zip(
+                batch, embedder.embed([c.text for _, c in batch]), strict=True
+            ):
+                vectors[n].append(vector)
+            bar.update(len(batch))
+            done_upto = batch[-1][0] if i + EMBED_BATCH < len(queue) else len(pending) - 1
+            while next_file <= done_upto and len(vectors[next_file]) == len(pending[next_file][2]):
+                f, state, chunks, existed = pending[next_file]
+                store.put_file(state, chunks, np.stack(vectors.pop(next_file)))
+                report.chunks_embedded += len(chunks)
+                (report.updated if existed else report.added).append(f.source)
+                next_file += 1

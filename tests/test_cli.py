@@ -1,0 +1,107 @@
+"""The ``qa`` command in a subprocess: index, ask --json, chat, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import seeds_copy
+
+
+def _qa(
+    args: list[str], cwd: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "QA_EMBEDDER": "hashing", **env}
+    full_env.pop("OPENAI_API_KEY", None)
+    full_env.pop("OPENAI_BASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_index_twice_then_ask_json(tmp_path: Path) -> None:
+    seeds_copy(tmp_path)
+    first = _qa(["index", "--json"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert len(report["added"]) == 5 and report["chunks_embedded"] > 0
+    second = json.loads(_qa(["index", "--json"], tmp_path).stdout)
+    assert second["chunks_embedded"] == 0 and len(second["unchanged"]) == 5
+    assert (tmp_path / ".qa").is_dir(), "the store defaults to .qa/ under the working directory"
+
+    asked = _qa(["ask", "--json", "How long did the previous humanitarian pause last?"], tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert {"text", "citations", "abstained"} <= answer.keys()
+    for c in answer["citations"]:
+        assert {"source", "quote", "start", "end", "score"} <= c.keys()
+        text = (tmp_path / "seeds" / c["source"]).read_text(encoding="utf-8")
+        assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_index_reports_skipped_files_with_reasons(tmp_path: Path) -> None:
+    corpus = seeds_copy(tmp_path)
+    (corpus / "image.png").write_bytes(b"\x89PNG\x00\x00")
+    (corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    out = _qa(["index", str(corpus)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "image.png: unsupported file type '.png'" in out.stdout
+    assert "blob.txt: binary file (NUL bytes)" in out.stdout
+
+
+def test_chat_reads_questions_until_empty_line(tmp_path: Path) -> None:
+    seeds_copy(tmp_path)
+    out = _qa(["chat"], tmp_path, stdin="Who is the ministry's spokesman?\n/new\n\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("> ") >= 2 and "(new conversation)" in out.stdout
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    out = _qa(["index", str(tmp_path / "nope")], tmp_path)
+    assert out.returncode == 2
+    assert "corpus folder not found" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_ask_runs_with_no_network_at_all(tmp_path: Path) -> None:
+    """With the real model: `unshare -n` removes every network interface but loopback."""
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare -n is not permitted here")
+    seeds_copy(tmp_path)
+    env = {**os.environ}
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QA_EMBEDDER"):
+        env.pop(key, None)
+    out = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "qa.cli",
+            "ask",
+            "--json",
+            "Which road could convoys from Gaziantep take into eastern Aleppo?",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert "Castello" in answer["text"]
+    assert answer["citations"][0]["source"] == "002_85c3a7959f85f010.txt"

@@ -1,0 +1,122 @@
+"""End to end over seeds/ with the real embedder and real (embedded) Chroma, offline answerer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import qa
+from tests.helpers import SEEDS, assistant, seeds_copy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def seeds_assistant(tmp_path_factory: pytest.TempPathFactory) -> qa.Assistant:
+    return assistant(SEEDS, tmp_path_factory.mktemp("store"))
+
+
+def _check_citations(answer: qa.Answer, corpus: Path = SEEDS) -> None:
+    for c in answer.citations:
+        text = (corpus / c.source).read_text(encoding="utf-8")
+        assert text[c.start : c.end] == c.quote
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "source"),
+    [
+        (
+            "How long did the previous humanitarian pause last?",
+            "ten hours",
+            "000_2aad95338d9cee2c.txt",
+        ),
+        (
+            "Which road could convoys from Gaziantep take into eastern Aleppo?",
+            "Castello",
+            "002_85c3a7959f85f010.txt",
+        ),
+        ("Where were the foreign diplomats briefed?", "Patriot Park", "003_10f63f72620b364d.txt"),
+        (
+            "Combien de tonnes d'aide la Russie a-t-elle livrées à Alep ?",
+            "100 tonnes",
+            "004_ad1b6a9a081ab1cf.txt",
+        ),
+    ],
+)
+def test_answers_cite_the_right_file(
+    seeds_assistant: qa.Assistant, question: str, expected: str, source: str
+) -> None:
+    answer = seeds_assistant.ask(question)
+    assert not answer.abstained
+    assert expected in answer.text
+    assert source in {c.source for c in answer.citations}
+    assert "[1]" in answer.text
+    _check_citations(answer)
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the capital of Australia?", "Who won the 2018 football World Cup?"]
+)
+def test_out_of_corpus_questions_abstain_with_closest_passages(
+    seeds_assistant: qa.Assistant, question: str
+) -> None:
+    answer = seeds_assistant.ask(question)
+    assert answer.abstained
+    assert answer.text == qa.NOT_IN_DOCUMENTS
+    assert answer.citations == []
+    assert answer.passages, "an abstention still lists the closest passages"
+
+
+def test_stream_yields_text_then_answer(seeds_assistant: qa.Assistant) -> None:
+    events = list(seeds_assistant.stream("How long did the previous humanitarian pause last?"))
+    assert isinstance(events[-1], qa.Answer)
+    assert all(isinstance(e, str) for e in events[:-1])
+    assert "".join(e for e in events[:-1] if isinstance(e, str)) == events[-1].text
+
+
+def test_follow_up_with_pronoun_uses_the_previous_turn(seeds_assistant: qa.Assistant) -> None:
+    chat = seeds_assistant.chat()
+    first = chat.ask("Who is the ministry's spokesman?")
+    assert "Konashenkov" in first.text
+    follow = chat.ask("What did he say about the UN letter?")
+    assert not follow.abstained
+    assert "letter" in follow.text.lower()
+    assert len(chat.history) == 2
+    _check_citations(follow)
+
+
+def test_bad_questions_get_clear_errors(seeds_assistant: qa.Assistant) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        seeds_assistant.ask("   ")
+    with pytest.raises(ValueError, match="longer than"):
+        seeds_assistant.ask("why " * 2000)
+
+
+def test_second_sync_embeds_nothing_and_edit_is_picked_up(tmp_path: Path) -> None:
+    corpus = seeds_copy(tmp_path)
+    a = assistant(corpus, tmp_path / "store")
+    assert a.last_sync is not None and len(a.last_sync.added) == 5
+    again = a.sync()
+    assert again.chunks_embedded == 0 and len(again.unchanged) == 5
+    doc = corpus / "000_2aad95338d9cee2c.txt"
+    doc.write_text(
+        doc.read_text(encoding="utf-8").replace("ten hours", "eleven hours"), encoding="utf-8"
+    )
+    edited = a.sync()
+    assert edited.updated == ["000_2aad95338d9cee2c.txt"]
+    answer = a.ask("How long did the previous humanitarian pause last?")
+    assert "eleven hours" in answer.text
+    _check_citations(answer, corpus)
+    (corpus / "000_2aad95338d9cee2c.txt").unlink()
+    removed = a.sync()
+    assert removed.removed == ["000_2aad95338d9cee2c.txt"]
+    assert "000_2aad95338d9cee2c.txt" not in {f.source for f in a.files()}
+
+
+def test_reopened_store_answers_without_reembedding(tmp_path: Path) -> None:
+    corpus = seeds_copy(tmp_path)
+    assistant(corpus, tmp_path / "store")
+    reopened = assistant(corpus, tmp_path / "store")
+    assert reopened.last_sync is not None and reopened.last_sync.chunks_embedded == 0
+    assert "ten hours" in reopened.ask("How long did the previous humanitarian pause last?").text
