@@ -84,6 +84,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     threshold, kept, abstained = best_threshold(pos, neg)
+    default = qa.Settings().abstain_threshold
     result = {
         "data": str(args.data),
         "articles_indexed": len(indexed),
@@ -93,11 +94,9 @@ def main() -> None:
         "threshold": round(threshold, 4),
         "answerable_kept": round(kept, 4),
         "unanswerable_abstained": round(abstained, 4),
-        "current_default": qa.Settings().abstain_threshold,
-        "answerable_kept_at_default": round(float((pos >= qa.Settings().abstain_threshold).mean()), 4),
-        "unanswerable_abstained_at_default": round(
-            float((neg < qa.Settings().abstain_threshold).mean()), 4
-        ),
+        "current_default": default,
+        "answerable_kept_at_default": round(float((pos >= default).mean()), 4),
+        "unanswerable_abstained_at_default": round(float((neg < default).mean()), 4),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

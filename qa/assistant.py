@@ -53,13 +53,16 @@ class Assistant:
         *,
         sync: bool = True,
         progress: bool = False,
-        embedder: Embedder | None = None,
+        embedder: Embedder | str | None = None,
         **settings: Any,
     ) -> Assistant:
         """An assistant over ``folder``, its index built or brought up to date first.
 
-        Keyword arguments override fields of ``Settings`` (e.g. ``top_k=4``).
+        Keyword arguments override fields of ``Settings`` (e.g. ``top_k=4``); ``embedder`` is
+        an ``Embedder`` instance or a registered embedder name.
         """
+        if isinstance(embedder, str):
+            settings["embedder"], embedder = embedder, None
         assistant = cls(Settings(corpus=Path(folder), **settings), embedder=embedder)
         if sync:
             assistant.sync(progress=progress)

@@ -1,4 +1,4 @@
-"""The ``qa`` command: ``qa index``, ``qa ask``, ``qa chat``."""
+"""The ``qa`` command: ``qa index``, ``qa ask``, ``qa chat``, ``qa serve``, ``qa eval``."""
 
 from __future__ import annotations
 
@@ -52,10 +52,23 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
     chat.add_argument("--offline", action="store_true", help="use the extractive answerer")
     chat.set_defaults(run=_chat)
+
+    serve = sub.add_parser("serve", help="the chat UI in the browser (Gradio)")
+    serve.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: first free from 7860)")
+    serve.add_argument("--offline", action="store_true", help="use the extractive answerer")
+    serve.set_defaults(run=_serve)
+
+    from qa.evals import command as eval_command
+
+    evals = eval_command.add_parser(sub)
+    evals.set_defaults(run=lambda a: eval_command.run(a, _settings(a, a.folder)))
     return parser
 
 
-def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
+def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
+    """Settings with the command line's overrides (folder, --store, --offline) applied."""
     overrides: dict[str, object] = {}
     if args.store:
         overrides["store"] = args.store
@@ -63,7 +76,11 @@ def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
         overrides["corpus"] = folder
     if getattr(args, "offline", False):
         overrides["answerer"] = "extractive"
-    return qa.Assistant(qa.Settings(**overrides))  # type: ignore[arg-type]
+    return qa.Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
+    return qa.Assistant(_settings(args, folder))
 
 
 def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool) -> Assistant:
@@ -112,6 +129,13 @@ def _chat(args: argparse.Namespace) -> int:
             print("(new conversation)")
             continue
         _print_streamed(chat.stream(question))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from qa.ui import serve
+
+    serve(_settings(args, args.folder), host=args.host, port=args.port)
+    return 0
 
 
 def _print_streamed(events: object) -> None:

@@ -175,12 +175,12 @@ class Chunker:
     def chunk(self, source: str, text: str, file_hash: str) -> list[Chunk]:
         """Chunks of ``text`` with exact offsets: ``text[c.start:c.end] == c.text``."""
         chunks: list[Chunk] = []
-        cursor = 0
+        prev_start, prev_end = -1, 0
         for piece in self._splitter.split_text(text):
             if not piece.strip():
                 continue
-            start, end = _locate(text, piece, cursor)
-            cursor = start + 1
+            start, end = _locate(text, piece, prev_start, prev_end)
+            prev_start, prev_end = start, end
             chunks.append(
                 Chunk(
                     id=chunk_id(source, start, end, file_hash),
@@ -201,16 +201,23 @@ def chunk_id(source: str, start: int, end: int, file_hash: str) -> str:
     return hashlib.sha256(key).hexdigest()[:32]
 
 
-def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
-    """Span of ``piece`` in ``text`` at or after ``cursor``, tolerating whitespace changes."""
-    at = text.find(piece, cursor)
+def _locate(text: str, piece: str, prev_start: int, prev_end: int) -> tuple[int, int]:
+    """Span of ``piece`` in ``text``, given the span of the chunk before it.
+
+    A chunk starts after the previous chunk's start and no later than its end (chunks overlap
+    or touch). Among such occurrences the latest is taken, so repeated text is pinned to the
+    copy that continues the previous chunk. Whitespace the splitter changed is tolerated.
+    """
+    limit = prev_end
+    while limit < len(text) and text[limit].isspace():
+        limit += 1
+    at = text.rfind(piece, prev_start + 1, limit + len(piece))
     if at < 0:
-        at = text.find(piece)
+        at = text.find(piece, prev_start + 1)
     if at >= 0:
         return at, at + len(piece)
-    words = piece.split()
-    pattern = r"\s+".join(re.escape(w) for w in words)
-    match = re.compile(pattern).search(text, cursor) or re.compile(pattern).search(text)
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in piece.split()))
+    match = pattern.search(text, prev_start + 1) or pattern.search(text)
     if match is None:  # pragma: no cover - SentenceSplitter only drops or keeps whitespace
         raise ValueError(f"chunk not found in source text: {piece[:60]!r}")
     return match.start(), match.end()

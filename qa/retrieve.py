@@ -10,11 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from qa.embed import Embedder, LlamaIndexEmbedding
 from qa.schema import Chunk, Passage
 from qa.store import ChunkStore
 from qa.text import TermStats
+
+
+class MatchesOnly(BaseRetriever):
+    """Keeps only BM25 hits that share a term with the query: llama-index's ``BM25Retriever``
+    also returns zero-score documents, which would still earn reciprocal-rank credit."""
+
+    def __init__(self, inner: BaseRetriever) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [h for h in self._inner.retrieve(query_bundle) if (h.score or 0.0) > 0.0]
 
 
 class HybridRetriever:
@@ -44,7 +58,7 @@ class HybridRetriever:
         nodes = store.vector_store.get_nodes(None)
         sparse = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=depth)
         self._fusion = QueryFusionRetriever(
-            [dense, sparse],
+            [dense, MatchesOnly(sparse)],
             llm=MockLLM(),
             mode=FUSION_MODES.RECIPROCAL_RANK,
             num_queries=1,
@@ -56,8 +70,6 @@ class HybridRetriever:
         self, query: str, *, query_vector: np.ndarray | None = None, top_k: int | None = None
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""
-        from llama_index.core.schema import QueryBundle
-
         if self._fusion is None or not query.strip():
             return []
         if query_vector is None:

@@ -76,7 +76,8 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # what was retrieved, closest first
     answerer: str = ""
     incomplete: bool = False  # the LLM stream broke off before the answer was finished
-    notice: str | None = None  # e.g. a fallback to the offline answerer
+    notice: str | None = None  # something the reader should know about how it was produced
+    confidence: float | None = None  # best evidence score, where the answerer computes one
 
     @property
     def flagged(self) -> list[AnswerSentence]:

@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Calibrated by `python bench/calibrate_abstention.py` (see BENCHMARKS.md): the extractive
 # answerer abstains when its best evidence score falls below this value.
-DEFAULT_ABSTAIN_THRESHOLD = 0.40
+DEFAULT_ABSTAIN_THRESHOLD = 0.45
 
 
 class Settings(BaseSettings):

@@ -37,8 +37,9 @@ class FileState:
 def collection_name(corpus: Path, embedder_name: str) -> str:
     """A valid Chroma collection name unique to the corpus folder and the embedding model."""
     corpus_key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder_name).strip("-_")[:40] or "embedder"
-    return f"qa-{corpus_key}-{slug}"
+    model_key = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder_name).strip("-_")[:32] or "embedder"
+    return f"qa-{corpus_key}-{slug}-{model_key}"
 
 
 def open_client(store_dir: Path, chroma_url: str | None) -> Any:
@@ -75,6 +76,11 @@ class ChunkStore:
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"embedder": embedder_name, "dim": dim},
         )
+        stored = (self.collection.metadata or {}).get("embedder")
+        if stored is not None and stored != embedder_name:
+            raise ValueError(
+                f"collection {name!r} holds vectors of {stored!r}, not {embedder_name!r}"
+            )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
 
     def count(self) -> int:

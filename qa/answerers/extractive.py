@@ -82,9 +82,16 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The cited answer, or an abstention that still lists the closest passages."""
         spans, scores = self.scored_sentences(question, passages)
-        if not spans or float(scores.max()) < self.settings.abstain_threshold:
+        confidence = float(scores.max()) if spans else 0.0
+        if confidence < self.settings.abstain_threshold:
             return Answer(
-                question, NOT_IN_DOCUMENTS, [], True, passages=list(passages), answerer=self.name
+                question,
+                NOT_IN_DOCUMENTS,
+                [],
+                True,
+                passages=list(passages),
+                answerer=self.name,
+                confidence=confidence,
             )
         chosen = self._select(spans, scores)
         citations = [
@@ -102,6 +109,7 @@ class ExtractiveAnswerer:
             sentences=sentences,
             passages=list(passages),
             answerer=self.name,
+            confidence=confidence,
         )
 
     def scored_sentences(

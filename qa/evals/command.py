@@ -1,0 +1,126 @@
+"""``qa eval``: run the cases, print a table, write JSON, gate on a baseline, A/B prompts."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import qa
+from qa.evals.cases import load_cases
+from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register ``qa eval`` on the main command's subparsers; the caller sets ``run``."""
+    p = sub.add_parser("eval", help="run the eval suite (evals/*.yaml) and score the answers")
+    p.add_argument("--cases", type=Path, default=Path("evals"), help="YAML file or folder")
+    p.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    p.add_argument("--out", type=Path, default=Path(".qa/eval/result.json"), help="JSON result")
+    p.add_argument("--baseline", type=Path, help="fail when a case that passed there fails now")
+    p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline file")
+    p.add_argument("--prompts", type=Path, help="also run with this prompts folder (A/B)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per case (non-deterministic LLMs)")
+    p.add_argument("--no-cache", action="store_true", help="answer again instead of reusing")
+    p.add_argument("--offline", action="store_true", help="use the extractive answerer")
+    return p
+
+
+def run(args: argparse.Namespace, settings: qa.Settings) -> int:
+    """Run ``qa eval``; exit 1 when the baseline gate fails."""
+    assistant = qa.Assistant(settings)
+    assistant.sync()
+    cases = load_cases(args.cases, assistant.corpus)
+    if not cases:
+        print(f"qa eval: no cases in {args.cases}", file=sys.stderr)
+        return 2
+    cache = None if args.no_cache else AnswerCache(settings.store / "eval-cache")
+    runs = [run_cases(assistant, cases, cache=cache, repetition=i) for i in range(args.repeat)]
+    main = runs[0]
+    print(format_table(main))
+    if args.repeat > 1:
+        print(format_repeats(runs))
+    main.save(args.out)
+    print(f"\nresult written to {args.out}")
+
+    if args.prompts:
+        other = qa.Assistant(
+            settings.model_copy(update={"prompts_dir": args.prompts.resolve()}),
+            embedder=assistant.embedder,
+        )
+        print(format_side_by_side(main, run_cases(other, cases, cache=cache), args.prompts))
+
+    if args.update_baseline:
+        target = args.baseline or Path("evals/baseline.json")
+        main.save(target)
+        print(f"baseline written to {target}")
+        return 0
+    if args.baseline:
+        baseline = json.loads(args.baseline.read_text(encoding="utf-8"))
+        regressed = regressions(baseline, main)
+        if regressed:
+            print(f"\nFAIL: {len(regressed)} case(s) passed in {args.baseline} and fail now:")
+            for cid, why in regressed:
+                print(f"  {cid}: {why}")
+            return 1
+        print(f"\nbaseline gate: no regressions against {args.baseline}")
+    return 0
+
+
+def format_table(result: EvalRun) -> str:
+    """One row per case (with what was missed), then the totals."""
+    width = max(len(c.id) for c in result.cases)
+    lines = [f"{'case'.ljust(width)}  result  notes", "-" * (width + 40)]
+    for case in result.cases:
+        notes = "; ".join(p for t in case.turns for p in t.problems)
+        cited = ",".join(sorted({s[:3] for t in case.turns for s in t.cited}))
+        verdict = "pass" if case.passed else "FAIL"
+        lines.append(
+            f"{case.id.ljust(width)}  {verdict:6}  {notes or ''}{' ' if notes else ''}"
+            f"[cited {cited or '-'}]"
+        )
+    t = result.totals
+    lines += [
+        "-" * (width + 40),
+        f"passed {t['passed']}/{t['cases']} cases; facts {t['facts_found']}/{t['facts_total']}; "
+        f"abstention right {t['abstention_correct']}/{t['turns']} turns",
+        f"citation precision {t['citation_precision']}, recall {t['citation_recall']}; "
+        f"quotes verbatim: {t['quotes_verbatim']}; retrieval hit@k {t['hit_at_k']}, MRR {t['mrr']}",
+        f"answerer {result.meta['answerer']}"
+        + (f" ({result.meta['model']})" if result.meta["model"] else "")
+        + f", embedder {result.meta['embedder']}",
+    ]
+    return "\n".join(lines)
+
+
+def format_repeats(runs: list[EvalRun]) -> str:
+    """Per-case pass rate over the repetitions, and how often the verdict flipped."""
+    lines = ["", "case pass rates over repeats (flips = verdict changes between runs):"]
+    for i, case in enumerate(runs[0].cases):
+        verdicts = [r.cases[i].passed for r in runs]
+        flips = sum(a != b for a, b in itertools.pairwise(verdicts))
+        lines.append(f"  {case.id}: {sum(verdicts)}/{len(verdicts)} passed, {flips} flips")
+    return "\n".join(lines)
+
+
+def format_side_by_side(a: EvalRun, b: EvalRun, b_prompts: Path) -> str:
+    """Case verdicts with the current prompts (A) beside another prompts folder (B)."""
+    width = max(len(c.id) for c in a.cases)
+    lines = [
+        "",
+        f"A/B: A = {a.meta['prompts']}",
+        f"     B = {b_prompts}",
+        f"{'case'.ljust(width)}  A     B",
+    ]
+    for ca, cb in zip(a.cases, b.cases, strict=True):
+        mark = "" if ca.passed == cb.passed else ("  <- B better" if cb.passed else "  <- B worse")
+        lines.append(
+            f"{ca.id.ljust(width)}  {'pass' if ca.passed else 'FAIL'}  "
+            f"{'pass' if cb.passed else 'FAIL'}{mark}"
+        )
+    lines.append(
+        f"passed: A {a.totals['passed']}/{len(a.cases)}, B {b.totals['passed']}/{len(b.cases)}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Deterministic scoring of one answer against its expectation: facts, citations, abstention,
+quotes at their offsets, and retrieval hit@k / MRR (llama-index's retrieval metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.evals.cases import Expectation
+from qa.text import fold
+
+
+@dataclass
+class Record:
+    """What an answer is scored on; also what the answer cache stores."""
+
+    text: str
+    citations: list[dict[str, Any]]
+    abstained: bool
+    retrieved: list[str]  # source files of the retrieved passages, best first
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TurnScore:
+    """The verdict for one scored turn, with the reasons."""
+
+    question: str
+    passed: bool
+    found: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    cited: list[str] = field(default_factory=list)
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    quotes_verbatim: bool = True
+    abstained: bool = False
+    abstain_expected: bool = False
+    hit_at_k: float | None = None
+    mrr: float | None = None
+    problems: list[str] = field(default_factory=list)
+    answer: str = ""
+
+
+def has_phrase(text: str, phrase: str) -> bool:
+    """Case- and accent-insensitive containment."""
+    return fold(phrase) in fold(text)
+
+
+def score_turn(expect: Expectation, record: Record, corpus: Path) -> TurnScore:
+    """Score ``record`` against ``expect``; ``passed`` says whether the turn is right."""
+    from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
+
+    cited = list(dict.fromkeys(c["source"] for c in record.citations))
+    quotes_ok = all(_verbatim(c, corpus) for c in record.citations)
+    score = TurnScore(
+        question=expect.question,
+        passed=False,
+        cited=cited,
+        quotes_verbatim=quotes_ok,
+        abstained=record.abstained,
+        abstain_expected=expect.abstain,
+        answer=record.text,
+    )
+    if not quotes_ok:
+        score.problems.append("a quote is not verbatim at its offsets")
+    if expect.abstain:
+        score.passed = record.abstained and quotes_ok
+        if not record.abstained:
+            score.problems.append("answered instead of abstaining")
+        return score
+    if record.abstained:
+        score.problems.append("abstained")
+    for phrasings in expect.facts:
+        hit = next((p for p in phrasings if has_phrase(record.text, p)), None)
+        (score.found if hit else score.missed).append(hit or " | ".join(phrasings))
+    if score.missed:
+        score.problems.append("missed: " + "; ".join(score.missed))
+    if expect.sources:
+        expected = set(expect.sources)
+        right = [c for c in cited if c in expected]
+        score.citation_precision = len(right) / len(cited) if cited else 0.0
+        score.citation_recall = len(right) / len(expected)
+        if not right:
+            score.problems.append("no expected source cited")
+        retrieved = list(dict.fromkeys(record.retrieved))
+        score.hit_at_k = (
+            HitRate().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
+        )
+        score.mrr = MRR().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
+    score.passed = not score.problems
+    return score
+
+
+def _verbatim(citation: dict[str, Any], corpus: Path) -> bool:
+    path = corpus / citation["source"]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return text[citation["start"] : citation["end"]] == citation["quote"]

@@ -1,0 +1,329 @@
+"""The Gradio app: chat with cited answers, a sources panel, the corpus and the settings.
+
+``build_app(assistant)`` builds the Blocks; ``launch(app, ...)`` starts it with safe defaults;
+``serve(settings, host, port)`` does both after syncing the corpus (``qa serve``).
+
+Named API endpoints, for ``gradio_client.Client(url).predict(..., api_name=...)``:
+
+- ``/ask`` (question) → ``{"text", "citations": [{"source","quote","start","end","score"}],
+  "abstained", ...}``: a stand-alone answer (``Answer.to_dict``).
+- ``/chat`` (question) → the same dict, answered within the client's session, so follow-ups
+  are resolved through its history; streams ``{"partial": true, "text": ...}`` first.
+- ``/new_chat`` → forgets the session's conversation.
+- ``/upload`` (files) → (report HTML, corpus HTML, None); ``/sync`` → (corpus HTML, report).
+- ``/settings`` (answerer, top_k) → description of what is now in use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from qa.settings import PROJECT_ROOT, Settings
+from qa.ui import assets, render
+from qa.ui.service import TOP_K_RANGE, Service, Session, upload_message
+from qa.ui.uploads import MAX_UPLOAD_BYTES, allowed_extensions
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
+
+EXAMPLES = (
+    "How long did the previous humanitarian pause last?",
+    "Which road could convoys from Gaziantep take into eastern Aleppo?",
+    "Where were the foreign diplomats briefed?",
+)
+QUEUE_MAX_SIZE = 64  # waiting events beyond this are refused ("queue is full")
+ANSWER_CONCURRENCY = 2  # answers computed at once (2 CPU cores)
+STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
+AUTH_ENV = "QA_UI_AUTH"  # "user:password" turns on the login page
+
+Outputs = tuple[Any, ...]
+
+
+def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> gr.Blocks:
+    """The chat UI over ``assistant`` (already synced); not launched."""
+    service = Service(assistant)
+
+    with gr.Blocks(title="qa — cited answers", delete_cache=(3600, 3600)) as app:
+        state = gr.State(None)  # the session's Session, created on first use
+        gr.Markdown("## qa — answers cited to your documents", elem_id="qa-title")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=360):
+                    chatbot = gr.Chatbot(
+                        elem_id="qa-chat",
+                        show_label=False,
+                        height=560,
+                        render_markdown=False,  # messages are our escaped HTML
+                        latex_delimiters=[],
+                        sanitize_html=True,
+                        allow_tags=False,
+                        feedback_options=None,
+                        buttons=["copy"],
+                        placeholder="Ask about the documents. Every sentence of an answer "
+                        "is cited; click a [n] to see the passage.",
+                        examples=[{"text": q} for q in examples],
+                    )
+                    question = gr.Textbox(
+                        elem_id="qa-question",
+                        show_label=False,
+                        placeholder="Ask a question about the documents…",
+                        submit_btn="Ask",
+                        max_length=4000,
+                        autofocus=True,
+                    )
+                    new_chat = gr.Button("New chat", size="sm", elem_id="qa-new-chat")
+                with gr.Column(scale=2, min_width=320):
+                    sources = gr.HTML(
+                        render.sources_html(render.Conversation()),
+                        elem_id="qa-sources",
+                        label="Sources",
+                        show_label=True,
+                        container=True,
+                        padding=True,
+                        max_height=640,
+                    )
+            with gr.Tab("Corpus", id="corpus"):
+                files_view = gr.HTML(service.files_html(), elem_id="qa-files")
+                with gr.Row():
+                    resync = gr.Button("Re-sync the folder", elem_id="qa-resync", scale=0)
+                sync_msg = gr.Markdown()
+                upload = gr.File(
+                    label=f"Add documents ({allowed_extensions()}; at most "
+                    f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each)",
+                    file_count="multiple",
+                    type="filepath",
+                    elem_id="qa-upload",
+                )
+                upload_msg = gr.HTML(elem_id="qa-upload-msg")
+            with gr.Tab("Settings", id="settings"):
+                answerer = gr.Radio(
+                    service.answerer_choices(),
+                    value=service.answerer_name,
+                    label="Answerer",
+                    info="extractive quotes the documents (no LLM); openai asks the LLM server "
+                    "and is offered only when one is configured (QA_LLM_BASE_URL or "
+                    "OPENAI_API_KEY). Applies to everyone using this server.",
+                )
+                top_k = gr.Slider(
+                    *TOP_K_RANGE, step=1, value=service.top_k, label="Passages per question"
+                )
+                in_use = gr.Markdown(service.describe())
+
+        # -- chat --------------------------------------------------------------------------
+        def respond(text: str, session: Session | None) -> Iterator[Outputs]:
+            session = service.session(session)
+            text = (text or "").strip()
+            if not text:
+                yield gr.skip(), gr.skip(), session, gr.skip()
+                return
+            last = 0.0
+            for turn in service.stream_turn(session, text):
+                now = time.monotonic()
+                if turn.answer is None and turn.error is None and now - last < STREAM_INTERVAL_S:
+                    continue
+                last = now
+                done = turn.answer is not None or turn.error is not None
+                panel = service.sources_html(session.conv) if done else gr.skip()
+                yield render.messages(session.conv), panel, session, ""
+
+        def respond_example(session: Session | None, evt: gr.SelectData) -> Iterator[Outputs]:
+            value = evt.value if isinstance(evt.value, dict) else {}
+            yield from respond(str(value.get("text", "")), session)
+
+        def reset(session: Session | None) -> Outputs:
+            session = service.session(session)
+            session.reset()
+            return [], service.sources_html(session.conv), session, ""
+
+        chat_out = [chatbot, sources, state, question]
+        question.submit(
+            respond,
+            [question, state],
+            chat_out,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="once",
+            concurrency_id="answer",
+            concurrency_limit=ANSWER_CONCURRENCY,
+        )
+        chatbot.example_select(
+            respond_example,
+            [state],
+            chat_out,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="once",
+            concurrency_id="answer",
+        )
+        new_chat.click(reset, [state], chat_out, api_name="new_chat", show_progress="hidden")
+        chatbot.clear(reset, [state], chat_out, api_visibility="private", show_progress="hidden")
+
+        # -- programs ----------------------------------------------------------------------
+        def ask(question: str) -> dict[str, Any]:
+            """A stand-alone answer: text, citations, abstained (plus flags, closest passages)."""
+            try:
+                return service.ask(question)
+            except (ValueError, TypeError, RuntimeError) as exc:
+                raise gr.Error(str(exc)) from exc
+
+        gr.api(ask, api_name="ask", concurrency_id="answer")
+
+        def chat_api(text: str, session: Session | None) -> Iterator[Outputs]:
+            session = service.session(session)
+            for turn in service.stream_turn(session, (text or "").strip()):
+                if turn.error is not None:
+                    raise gr.Error(turn.error)
+                if turn.answer is not None:
+                    result = {**turn.answer.to_dict(), "partial": False}
+                    yield result, session
+                elif turn.partial:
+                    partial = {"text": turn.partial, "citations": [], "abstained": False}
+                    yield {**partial, "partial": True}, session
+
+        api_question = gr.Textbox(visible=False)
+        api_result = gr.JSON(visible=False)
+        api_chat = gr.Button(visible=False)
+        api_chat.click(
+            chat_api,
+            [api_question, state],
+            [api_result, state],
+            api_name="chat",
+            concurrency_id="answer",
+        )
+
+        # -- corpus ------------------------------------------------------------------------
+        def do_sync(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Outputs:  # noqa: B008
+            progress(0, desc="Scanning the folder")
+            report = service.sync(progress=True)
+            return service.files_html(report.summary()), _report_md(report.lines())
+
+        def do_upload(
+            paths: list[str] | None,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> Outputs:
+            files = [(Path(p), Path(p).name) for p in paths or []]
+            progress(0, desc="Saving")
+            results, report = service.add_files(files, progress=True)
+            summary = report.summary() if report else ""
+            return upload_message(results, report), service.files_html(summary), None
+
+        resync.click(do_sync, None, [files_view, sync_msg], api_name="sync", concurrency_id="index")
+        upload.upload(
+            do_upload,
+            [upload],
+            [upload_msg, files_view, upload],
+            api_name="upload",
+            concurrency_id="index",
+            concurrency_limit=1,
+        )
+
+        # -- settings ----------------------------------------------------------------------
+        def set_options(name: str, k: float) -> str:
+            try:
+                service.set_options(name, int(k))
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from exc
+            return service.describe()
+
+        gr.on(
+            [answerer.change, top_k.release],
+            set_options,
+            [answerer, top_k],
+            [in_use],
+            api_name="settings",
+            concurrency_id="index",
+        )
+    return app
+
+
+def _report_md(lines: list[str]) -> str:
+    """A sync report as a Markdown code block (file names are shown literally there)."""
+    body = "\n".join(lines).replace("```", "'''")
+    return f"```text\n{body}\n```"
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """``(user, password)`` from ``QA_UI_AUTH="user:password"``, or None (no login page)."""
+    raw = os.environ.get(AUTH_ENV, "")
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not (sep and user and password):
+        raise ValueError(f'{AUTH_ENV} must look like "user:password"')
+    return user, password
+
+
+def blocked_paths(settings: Settings) -> list[str]:
+    """Paths the file routes must never serve: the store and files that may hold secrets."""
+    paths = [settings.store, Path(".env"), Path("qa.toml"), PROJECT_ROOT / ".env"]
+    paths += [settings.corpus / ".env", PROJECT_ROOT / "qa.toml"]
+    return sorted({str(p.resolve()) for p in paths})
+
+
+def launch(
+    app: gr.Blocks,
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    block: bool = True,
+    quiet: bool = True,
+) -> str:
+    """Start the server with safe defaults; returns its URL (blocks unless ``block=False``)."""
+    app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        inbrowser=False,
+        prevent_thread_lock=True,
+        quiet=quiet,
+        auth=auth_from_env(),
+        max_file_size=MAX_UPLOAD_BYTES,
+        enable_monitoring=False,
+        blocked_paths=blocked_paths(settings),
+        footer_links=["api"],
+        run_history=False,
+        mcp_server=False,
+        ssr_mode=False,
+        state_session_capacity=1000,
+        css=assets.CSS,
+        js=assets.JS,
+    )
+    if block:
+        try:
+            app.block_thread()
+        finally:
+            app.close()
+    return str(url)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """``qa serve``: sync the corpus, then serve the chat UI until interrupted."""
+    from qa.assistant import Assistant
+
+    auth_from_env()  # fail early on a malformed QA_UI_AUTH
+    assistant = Assistant(settings)
+    print(f"qa: indexing {assistant.corpus}", file=sys.stderr, flush=True)
+    report = assistant.sync(progress=sys.stderr.isatty())
+    print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
+    app = build_app(assistant)
+    if host not in ("127.0.0.1", "localhost", "::1") and auth_from_env() is None:
+        print(
+            f"qa: warning: serving on {host} without a login; set {AUTH_ENV}=user:password",
+            file=sys.stderr,
+        )
+
+    url = launch(app, settings, host=host, port=port, block=False)
+    print(f"qa: chat UI running at {url}  (Ctrl-C to stop)", flush=True)
+    try:
+        app.block_thread()
+    finally:
+        app.close()

@@ -1,0 +1,119 @@
+"""The page's CSS and JavaScript (kept in Python so they ship inside the package)."""
+
+from __future__ import annotations
+
+CSS = """
+#qa-chat .qa-text { margin: 0; line-height: 1.55; }
+#qa-chat .qa-q { white-space: pre-wrap; }
+.qa-ref {
+  display: inline-block; min-width: 1.6em; padding: 0 .25em; margin-left: .1em;
+  border-radius: 4px; font-size: .8em; font-weight: 600; line-height: 1.5;
+  vertical-align: .15em; text-align: center; text-decoration: none !important;
+  color: var(--color-accent) !important; background: var(--color-accent-soft);
+  border: 1px solid var(--color-accent); cursor: pointer;
+}
+.qa-ref:hover, .qa-ref:focus { background: var(--color-accent); color: #fff !important; }
+a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
+  display: inline; min-width: 0; margin: 0; padding: 0; border: none; background: none;
+  font-size: inherit; font-weight: 600; vertical-align: baseline;
+  text-decoration: underline !important; color: var(--color-accent) !important;
+}
+.qa-flagged {
+  background: rgba(245, 158, 11, .18); border-bottom: 2px dotted #d97706;
+  border-radius: 3px; cursor: help;
+}
+.qa-note { margin: .5em 0 0; font-size: .88em; opacity: .9; }
+.qa-note-flag, .qa-note-warn { color: #b45309; }
+.dark .qa-note-flag, .dark .qa-note-warn { color: #fbbf24; }
+.qa-error { color: #b91c1c; }
+.dark .qa-error { color: #fca5a5; }
+.qa-abstained .qa-text { font-style: italic; }
+.qa-cursor { animation: qa-blink 1s steps(2) infinite; margin-left: 1px; }
+.qa-wait { opacity: .7; }
+@keyframes qa-blink { 50% { opacity: 0; } }
+
+#qa-sources .qa-sources { font-size: .92em; }
+#qa-sources .qa-empty p { opacity: .75; margin: .25em 0; }
+#qa-sources .qa-turns { display: flex; gap: .35em; align-items: center; margin-bottom: .6em; }
+#qa-sources .qa-turn-btn {
+  min-width: 2em; padding: .1em .5em; border-radius: 4px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+}
+#qa-sources .qa-turn-btn.qa-on {
+  background: var(--color-accent); color: #fff; border-color: var(--color-accent);
+}
+#qa-sources .qa-turn-q { font-weight: 600; margin: 0 0 .6em; }
+#qa-sources .qa-turn-q::before { content: "Q: "; opacity: .6; }
+#qa-sources ol { list-style: none; padding: 0; margin: 0; }
+#qa-sources .qa-cite {
+  border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: .5em .7em; margin: 0 0 .6em; background: var(--background-fill-primary);
+  scroll-margin: 12px; transition: box-shadow .3s, border-color .3s;
+}
+#qa-sources .qa-cite.qa-active {
+  border-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft);
+}
+#qa-sources .qa-cite-head { display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }
+#qa-sources .qa-num { font-weight: 700; color: var(--color-accent); }
+#qa-sources .qa-file { font-family: var(--font-mono); font-size: .9em; word-break: break-all; }
+#qa-sources .qa-meta { font-size: .82em; opacity: .7; margin-left: auto; }
+#qa-sources .qa-ctx {
+  margin: .4em 0 0 !important; padding: 0 0 0 .7em;
+  border-left: 3px solid var(--border-color-primary);
+  white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; opacity: .95;
+}
+#qa-sources mark, .qa-ctx mark {
+  background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px;
+}
+#qa-sources .qa-none { font-style: italic; }
+#qa-sources .qa-sub { font-weight: 600; margin: .6em 0 .3em; }
+
+#qa-files table { border-collapse: collapse; width: auto; min-width: 50%; margin: .4em 0; }
+#qa-files th, #qa-files td {
+  text-align: left; padding: .3em .8em; border: none;
+  border-bottom: 1px solid var(--border-color-primary);
+}
+#qa-files td.qa-n, #qa-files th:not(:first-child) { text-align: right; }
+#qa-files .qa-sync { font-weight: 600; }
+.qa-upload { list-style: none; padding: 0; }
+.qa-upload .qa-bad { color: #b91c1c; }
+.dark .qa-upload .qa-bad { color: #fca5a5; }
+.qa-upload .qa-ok { color: #15803d; }
+.dark .qa-upload .qa-ok { color: #86efac; }
+"""
+
+# Clicking a [n] marker (in the chat) or an answer number (in the sources panel) shows that
+# answer's sources and scrolls to the cited passage, entirely in the browser.
+JS = r"""
+() => {
+  if (window.__qaRefs) return;
+  window.__qaRefs = true;
+  function show(turn, n) {
+    const panel = document.getElementById("qa-sources");
+    if (!panel || !turn) return;
+    panel.querySelectorAll("section.qa-turn").forEach((s) => {
+      s.hidden = s.dataset.turn !== String(turn);
+    });
+    panel.querySelectorAll(".qa-turn-btn").forEach((b) => {
+      b.classList.toggle("qa-on", b.dataset.turn === String(turn));
+    });
+    panel.querySelectorAll(".qa-cite.qa-active").forEach((li) => li.classList.remove("qa-active"));
+    const target = document.getElementById(n ? `cite-${turn}-${n}` : `turn-${turn}`);
+    if (!target) return;
+    if (n) target.classList.add("qa-active");
+    target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+  document.addEventListener("click", (event) => {
+    const el = event.target instanceof Element
+      ? event.target.closest("a.qa-ref, button.qa-turn-btn") : null;
+    if (!el) return;
+    // The chat's sanitizer drops data-* attributes, so anchors carry their target in href.
+    const m = /#(?:cite-(\d+)-(\d+)|turn-(\d+))$/.exec(el.getAttribute("href") || "");
+    const turn = m ? m[1] || m[3] : el.dataset.turn;
+    const n = m ? m[2] : undefined;
+    event.preventDefault();
+    event.stopPropagation();
+    show(turn, n);
+  }, true);
+}
+"""

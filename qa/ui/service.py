@@ -1,0 +1,228 @@
+"""What the UI does with the core, free of Gradio: sessions, streaming turns, sync, uploads.
+
+One ``Service`` wraps the server's ``qa.Assistant``; every browser session owns a ``Session``
+(a ``qa.Chat`` plus what the page shows). Answerer and top-k are server-wide: switching swaps
+``assistant.answerer`` (built once per name, sharing the loaded embedder) and the retriever's
+``top_k``, so nothing is reloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.answerers import Answerer, create_answerer
+from qa.ingest import MAX_FILE_BYTES, UnreadableFile, read_document
+from qa.schema import Answer
+from qa.sync import SyncReport
+from qa.ui import render
+from qa.ui.render import Conversation, Exchange
+from qa.ui.uploads import MAX_UPLOAD_BYTES, UploadResult, save_upload
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant, Chat
+
+log = logging.getLogger("qa.ui")
+
+ANSWERERS = ("extractive", "openai")
+TOP_K_RANGE = (1, 10)  # the retriever fetches max(2·top_k, 10) candidates, so ≤ 10 is cheap
+
+
+@dataclass
+class Session:
+    """One browser (or API client) session: the core conversation and what the page shows."""
+
+    chat: Chat
+    conv: Conversation = field(default_factory=Conversation)
+    busy: bool = False  # an answer is being written; a second one must wait
+
+    def reset(self) -> None:
+        """Forget the conversation ("New chat")."""
+        self.chat.reset()
+        self.conv.turns.clear()
+
+
+class Service:
+    """The UI's operations over one assistant; safe to call from Gradio's worker threads."""
+
+    def __init__(self, assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        self.assistant = assistant
+        self.max_upload_bytes = max_upload_bytes
+        self._index_lock = threading.Lock()
+        self._answerers: dict[str, Answerer] = {assistant.answerer.name: assistant.answerer}
+        self.synced_at: datetime | None = datetime.now() if assistant.last_sync else None
+        self._texts: dict[tuple[str, int, int], str] = {}
+        self._texts_lock = threading.Lock()
+
+    # --- sessions and answers ---------------------------------------------------------------
+
+    def session(self, current: Session | None = None) -> Session:
+        """``current``, or a new session when there is none yet."""
+        return current if current is not None else Session(self.assistant.chat())
+
+    def ask(self, question: str) -> dict[str, Any]:
+        """One stand-alone answer, JSON-ready (``Answer.to_dict``)."""
+        return self.assistant.ask(question).to_dict()
+
+    def stream_turn(self, session: Session, question: str) -> Iterator[Exchange]:
+        """Add a turn and yield it as it grows: streamed text, then the verified answer.
+
+        Errors (an unreachable LLM, a question that is too long) end the turn with a message
+        instead of an answer; the core's history only keeps answered turns.
+        """
+        turn = Exchange(question)
+        session.conv.turns.append(turn)
+        if session.busy:
+            turn.error = "The previous answer is still being written; ask again when it is done."
+            yield turn
+            return
+        session.busy = True
+        try:
+            yield turn
+            for event in session.chat.stream(question):
+                if isinstance(event, Answer):
+                    turn.answer, turn.partial = event, ""
+                else:
+                    turn.partial += event
+                yield turn
+        except ValueError as exc:
+            turn.error = str(exc)
+        except RuntimeError as exc:  # LLMError and friends: the message is meant for users
+            turn.error = f"No answer: {exc}"
+        except Exception as exc:
+            log.exception("answering %r failed", question)
+            turn.error = f"Something went wrong while answering ({type(exc).__name__})."
+        finally:
+            session.busy = False
+        if turn.answer is None and turn.error is None:
+            turn.error = "No answer was produced."
+        if turn.error is not None:
+            yield turn
+
+    def sources_html(self, conv: Conversation) -> str:
+        """The sources panel for ``conv``, quotes shown in their files' surrounding text."""
+        return render.sources_html(conv, source_text=self.source_text)
+
+    def source_text(self, source: str) -> str | None:
+        """The current text of corpus file ``source`` (None when outside the corpus/unreadable)."""
+        root = self.assistant.corpus
+        try:
+            path = (root / source).resolve(strict=True)
+            st = path.stat()
+        except (OSError, RuntimeError):
+            return None
+        if not path.is_relative_to(root) or not path.is_file() or st.st_size > MAX_FILE_BYTES:
+            return None
+        key = (source, st.st_mtime_ns, st.st_size)
+        with self._texts_lock:
+            if key in self._texts:
+                return self._texts[key]
+        try:
+            text, _ = read_document(path)
+        except UnreadableFile:
+            return None
+        with self._texts_lock:
+            if len(self._texts) >= 32:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def answerer_choices(self) -> list[str]:
+        """``extractive`` always; ``openai`` only when an LLM server is configured."""
+        llm = self.assistant.settings.llm_configured
+        return [a for a in ANSWERERS if a != "openai" or llm]
+
+    @property
+    def answerer_name(self) -> str:
+        return self.assistant.answerer.name
+
+    @property
+    def top_k(self) -> int:
+        return self.assistant.settings.top_k
+
+    def set_options(self, answerer: str, top_k: int) -> None:
+        """Switch the answerer and the number of retrieved passages for the whole server."""
+        if answerer not in self.answerer_choices():
+            raise ValueError(f"answerer {answerer!r} is not available here")
+        low, high = TOP_K_RANGE
+        top_k = max(low, min(high, int(top_k)))
+        a = self.assistant
+        with self._index_lock:
+            if answerer not in self._answerers:
+                self._answerers[answerer] = create_answerer(answerer, a.settings, a.evidence)
+            a.settings = a.settings.model_copy(update={"top_k": top_k, "answerer": answerer})
+            a.answerer = self._answerers[answerer]
+            a.retriever.top_k = top_k  # a rebuilt retriever takes it from the settings
+
+    def describe(self) -> str:
+        """Markdown: what is in use (never the API key)."""
+        a, s = self.assistant, self.assistant.settings
+        lines = [
+            f"- **Answerer:** `{self.answerer_name}`",
+            f"- **Passages per question (top-k):** {self.top_k}",
+            f"- **Embedder:** `{a.embedder.name}`",
+        ]
+        if s.llm_configured:
+            where = s.llm_base_url or "https://api.openai.com/v1"
+            lines.append(f"- **LLM:** `{s.llm_model}` at `{where}`")
+        else:
+            lines.append("- **LLM:** none configured — answers quote the documents directly")
+        lines.append(f"- **Corpus:** `{a.corpus}`")
+        return "\n".join(lines)
+
+    # --- corpus -----------------------------------------------------------------------------
+
+    def files_html(self, summary: str = "") -> str:
+        return render.files_html(self.assistant.files(), self.synced_at, summary)
+
+    def sync(self, *, progress: bool = False) -> SyncReport:
+        """Re-index what changed in the corpus folder (one sync at a time)."""
+        with self._index_lock:
+            report = self.assistant.sync(progress=progress)
+            self.synced_at = datetime.now()
+            return report
+
+    def add_files(
+        self, uploads: Sequence[tuple[Path, str]], *, progress: bool = False
+    ) -> tuple[list[UploadResult], SyncReport | None]:
+        """Save ``(temp path, original name)`` uploads into the corpus, then index them."""
+        with self._index_lock:
+            results = [
+                save_upload(self.assistant.corpus, path, name, max_bytes=self.max_upload_bytes)
+                for path, name in uploads
+            ]
+            if not any(r.saved and not r.duplicate for r in results):
+                return results, None
+            report = self.assistant.sync(progress=progress)
+            self.synced_at = datetime.now()
+        return results, report
+
+
+def upload_message(results: Sequence[UploadResult], report: SyncReport | None) -> str:
+    """HTML telling what was added, what was already there and what was refused, and why."""
+    if not results:
+        return '<p class="qa-upload">No file received.</p>'
+    skipped = {s.source: s.reason for s in report.skipped} if report else {}
+    esc = render.esc
+    items = []
+    for r in results:
+        name = f"<b>{esc(r.original)}</b>"
+        saved = f"<code>{esc(r.saved or '')}</code>"
+        if r.error:
+            items.append(f'<li class="qa-bad">✗ {name} was not added: {esc(r.error)}.</li>')
+        elif r.duplicate:
+            items.append(f'<li class="qa-same">= {name} is already in the corpus as {saved}.</li>')
+        elif r.saved in skipped:
+            reason = esc(skipped[r.saved or ""])
+            items.append(f'<li class="qa-bad">✗ {name} was saved but not indexed: {reason}.</li>')
+        else:
+            renamed = f" as {saved}" if r.saved != r.original else ""
+            items.append(f'<li class="qa-ok">✓ {name} added{renamed} and indexed.</li>')
+    return f'<ul class="qa-upload">{"".join(items)}</ul>'

@@ -1,0 +1,235 @@
+"""Hybrid retrieval (dense + BM25, reciprocal rank fusion) over a small synthetic corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa  # noqa: F401  - offline environment first
+from qa.embed import HashingEmbedder
+from qa.ingest import Chunker
+from qa.retrieve import HybridRetriever
+from qa.schema import Passage
+from qa.store import ChunkStore
+from qa.sync import sync_corpus
+from tests.conftest import MakeStore
+
+TOPICS = [
+    "apple orchards and the autumn harvest",
+    "volcanoes, lava flows and eruptions",
+    "trains, railways and old stations",
+    "whales and their ocean migration",
+    "chess openings and risky gambits",
+    "bread, yeast and slow baking",
+    "glaciers and the melting of ice",
+    "bees, hives and wild honey",
+    "rivers, floods and concrete dams",
+    "satellites, orbits and rocket launches",
+    "cheese, milk and cellar ageing",
+    "violins, strings and chamber music",
+    "deserts, sand and moving dunes",
+    "forests, trees and winter logging",
+    "printing presses and early books",
+    "bridges, steel and suspension cables",
+    "coffee beans and careful roasting",
+    "tides, the moon and gravity",
+    "penguins and their antarctic colonies",
+    "silk worms and the craft of weaving",
+]
+RARE = "zanzibarite"
+RARE_DOC = "doc07.txt"  # the only document with the rare word
+DENSE_DOC = "doc03.txt"
+
+
+@cache
+def chunker() -> Chunker:
+    return Chunker(200, 40)
+
+
+def doc_text(i: int, topic: str) -> str:
+    text = f"This note is about {topic}. It describes {topic} in some detail.\n"
+    if f"doc{i:02d}.txt" == RARE_DOC:
+        text += f"A curious mineral called {RARE} glows faintly in the dark.\n"
+    return text
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for i, topic in enumerate(TOPICS):
+        (root / f"doc{i:02d}.txt").write_text(doc_text(i, topic), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def store(corpus: Path, hashing_embedder: HashingEmbedder, make_store: MakeStore) -> ChunkStore:
+    store = make_store(corpus, hashing_embedder)
+    sync_corpus(corpus, store, hashing_embedder, chunker())
+    assert store.count() == len(TOPICS)  # one chunk per document
+    return store
+
+
+@pytest.fixture
+def retriever(store: ChunkStore, hashing_embedder: HashingEmbedder) -> HybridRetriever:
+    return HybridRetriever(store, hashing_embedder, top_k=5)  # 10 candidates per side
+
+
+def sources(passages: list[Passage]) -> list[str]:
+    return [p.chunk.source for p in passages]
+
+
+def test_rare_word_query_returns_its_document_first(retriever: HybridRetriever) -> None:
+    passages = retriever.retrieve(f"Which mineral is called {RARE}?")
+    assert passages
+    assert passages[0].chunk.source == RARE_DOC
+    assert RARE in passages[0].chunk.text
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("volcanoes lava eruptions", "doc01.txt"),
+        ("penguins antarctic colonies", "doc18.txt"),
+        ("roasting coffee beans", "doc16.txt"),
+    ],
+)
+def test_topical_queries_find_their_document_first(
+    retriever: HybridRetriever, query: str, expected: str
+) -> None:
+    assert retriever.retrieve(query)[0].chunk.source == expected
+
+
+def test_passages_carry_chunk_offsets_and_descending_positive_scores(
+    retriever: HybridRetriever, store: ChunkStore, corpus: Path
+) -> None:
+    passages = retriever.retrieve("honey bees and their hives", top_k=5)
+    assert len(passages) == 5
+    by_id = {c.id: c for c in store.chunks()}
+    for rank, p in enumerate(passages):
+        assert p.rank == rank
+        assert p.score > 0
+        assert p.chunk == by_id[p.chunk.id]
+        text = (corpus / p.chunk.source).read_text(encoding="utf-8")
+        assert text[p.chunk.start : p.chunk.end] == p.chunk.text
+        assert p.chunk.end > p.chunk.start
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    assert len({p.chunk.id for p in passages}) == len(passages)  # fusion merged both sides
+    assert passages[0].chunk.source == "doc07.txt"
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 4, 10])
+def test_top_k_is_respected(retriever: HybridRetriever, top_k: int) -> None:
+    passages = retriever.retrieve("rivers and bridges", top_k=top_k)
+    assert len(passages) == top_k
+    assert [p.rank for p in passages] == list(range(top_k))
+
+
+def test_default_top_k_comes_from_the_constructor(
+    store: ChunkStore, hashing_embedder: HashingEmbedder
+) -> None:
+    assert len(HybridRetriever(store, hashing_embedder, top_k=3).retrieve("trains")) == 3
+    assert len(HybridRetriever(store, hashing_embedder, top_k=7).retrieve("trains")) == 7
+
+
+def test_top_k_larger_than_the_corpus_returns_every_chunk_once(
+    tmp_corpus: Path, hashing_embedder: HashingEmbedder, make_store: MakeStore
+) -> None:
+    store = make_store(tmp_corpus, hashing_embedder)
+    sync_corpus(tmp_corpus, store, hashing_embedder, chunker())
+    passages = HybridRetriever(store, hashing_embedder, top_k=50).retrieve("harbour cranes")
+    assert sorted(p.chunk.id for p in passages) == sorted(c.id for c in store.chunks())
+    assert passages[0].chunk.source == "alpha.txt"
+
+
+def test_empty_store_returns_nothing(
+    tmp_path: Path, hashing_embedder: HashingEmbedder, make_store: MakeStore
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    store = make_store(empty, hashing_embedder)
+    assert store.count() == 0
+    assert HybridRetriever(store, hashing_embedder, top_k=5).retrieve("anything at all") == []
+
+
+def test_blank_query_returns_nothing(retriever: HybridRetriever) -> None:
+    assert retriever.retrieve("") == []
+    assert retriever.retrieve("   \n\t") == []
+
+
+def test_query_vector_is_used_instead_of_embedding_the_query(
+    retriever: HybridRetriever,
+    hashing_embedder: HashingEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    original = hashing_embedder.embed
+
+    def spy(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return original(texts)
+
+    vector = hashing_embedder.embed(["violins strings chamber music"])[0]
+    monkeypatch.setattr(hashing_embedder, "embed", spy)
+    passages = retriever.retrieve("violins strings chamber music", query_vector=vector)
+    assert calls == []
+    assert passages[0].chunk.source == "doc11.txt"
+    retriever.retrieve("violins")
+    assert calls == [["violins"]]
+
+
+# --- both sides of the fusion contribute ------------------------------------------------------
+
+
+def away_from(embedder: HashingEmbedder, corpus: Path, source: str) -> np.ndarray:
+    """A query vector pointing away from one document: dense retrieval ranks it last."""
+    return np.asarray(-embedder.embed([(corpus / source).read_text(encoding="utf-8")])[0])
+
+
+def towards(embedder: HashingEmbedder, corpus: Path, source: str) -> np.ndarray:
+    return np.asarray(embedder.embed([(corpus / source).read_text(encoding="utf-8")])[0])
+
+
+def test_lexical_match_comes_back_when_dense_misses_it(
+    retriever: HybridRetriever, hashing_embedder: HashingEmbedder, corpus: Path
+) -> None:
+    vector = away_from(hashing_embedder, corpus, RARE_DOC)
+    dense_only = retriever.retrieve("qwertyuiop", query_vector=vector, top_k=10)
+    assert RARE_DOC not in sources(dense_only)  # the dense side alone never finds it
+    passages = retriever.retrieve(RARE, query_vector=vector, top_k=10)
+    assert RARE_DOC in sources(passages)  # BM25 brings it back
+
+
+def test_dense_match_comes_back_without_any_lexical_overlap(
+    retriever: HybridRetriever, hashing_embedder: HashingEmbedder, corpus: Path
+) -> None:
+    query = "qwertyuiop asdfghjkl"  # no document shares a word with it
+    lexical_only = retriever.retrieve(
+        query, query_vector=away_from(hashing_embedder, corpus, DENSE_DOC), top_k=10
+    )
+    assert DENSE_DOC not in sources(lexical_only)
+    passages = retriever.retrieve(
+        query, query_vector=towards(hashing_embedder, corpus, DENSE_DOC), top_k=10
+    )
+    assert DENSE_DOC in sources(passages)  # the dense side brings it back
+
+
+def test_only_lexical_match_ranks_in_top_3_when_dense_misses_it(
+    store: ChunkStore, hashing_embedder: HashingEmbedder, corpus: Path
+) -> None:
+    retriever = HybridRetriever(store, hashing_embedder, top_k=3)
+    passages = retriever.retrieve(RARE, query_vector=away_from(hashing_embedder, corpus, RARE_DOC))
+    assert RARE_DOC in sources(passages), sources(passages)
+
+
+def test_query_without_lexical_match_ranks_like_dense_retrieval(
+    retriever: HybridRetriever, hashing_embedder: HashingEmbedder, corpus: Path
+) -> None:
+    vector = towards(hashing_embedder, corpus, DENSE_DOC)  # cosine 1.0 with doc03
+    passages = retriever.retrieve("qwertyuiop asdfghjkl", query_vector=vector)
+    assert passages[0].chunk.source == DENSE_DOC, [(p.chunk.source, p.score) for p in passages]

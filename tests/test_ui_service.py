@@ -1,0 +1,126 @@
+"""The UI's service layer in-process (hashing embedder): sessions, settings, files, the app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.embed import HashingEmbedder
+from qa.ui.app import EXAMPLES, auth_from_env, blocked_paths, build_app
+from qa.ui.service import Service
+from tests.helpers import seeds_copy
+
+PAUSE_Q = "How long did the previous humanitarian pause last?"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> qa.Assistant:
+    tmp = tmp_path_factory.mktemp("ui-service")
+    return qa.Assistant.from_folder(
+        seeds_copy(tmp),
+        store=tmp / "store",
+        embedder=HashingEmbedder(),
+        llm_base_url="http://127.0.0.1:9/v1",  # configured, never reached here
+        llm_api_key="sk-secret-test",
+        answerer="extractive",
+    )
+
+
+@pytest.fixture()
+def service(assistant: qa.Assistant) -> Iterator[Service]:
+    service = Service(assistant)
+    yield service
+    service.set_options("extractive", 6)
+
+
+def test_a_turn_streams_into_the_session_and_its_history(service: Service) -> None:
+    session = service.session()
+    turns = list(service.stream_turn(session, PAUSE_Q))
+    final = turns[-1]
+    assert final.answer is not None and not final.answer.abstained
+    assert [t.question for t in session.conv.turns] == [PAUSE_Q]
+    assert len(session.chat.history) == 1
+    assert service.session(session) is session
+    session.reset()
+    assert session.conv.turns == [] and session.chat.history == []
+
+
+def test_errors_end_the_turn_with_a_message_and_stay_out_of_the_history(
+    service: Service,
+) -> None:
+    session = service.session()
+    [*_, turn] = service.stream_turn(session, "x" * 5000)
+    assert turn.answer is None and turn.error and "longer than" in turn.error
+    assert session.chat.history == [] and not session.busy
+
+    session.busy = True  # an answer is still being written in this session
+    [turn] = service.stream_turn(session, PAUSE_Q)
+    assert turn.error and "still being written" in turn.error
+
+
+def test_switching_answerer_and_top_k_reloads_nothing(
+    service: Service, assistant: qa.Assistant
+) -> None:
+    embedder, extractive = assistant.embedder, assistant.answerer
+    assert service.answerer_choices() == ["extractive", "openai"]
+    service.set_options("openai", 3)
+    assert assistant.answerer.name == "openai" and assistant.embedder is embedder
+    assert assistant.settings.top_k == 3 and len(assistant.retrieve(PAUSE_Q)) == 3
+    assert "`openai`" in service.describe() and "sk-secret" not in service.describe()
+    service.set_options("extractive", 6)
+    assert assistant.answerer is extractive  # built once, reused
+    assert len(assistant.retrieve(PAUSE_Q)) == 6
+    with pytest.raises(ValueError, match="not available"):
+        service.set_options("magic", 6)
+
+
+def test_source_text_stays_inside_the_corpus(
+    service: Service, assistant: qa.Assistant, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    link = assistant.corpus / "zz-link.txt"
+    os.symlink(outside, link)
+    try:
+        assert service.source_text("zz-link.txt") is None
+        assert service.source_text("../outside.txt") is None
+        assert service.source_text("000_2aad95338d9cee2c.txt") or "".startswith("MOSCOW")
+    finally:
+        link.unlink()
+
+
+def test_uploads_are_indexed_at_once(service: Service, tmp_path: Path) -> None:
+    src = tmp_path / "upload"
+    src.write_text("The Vardø fortress was built in 1737 from turf and timber.\n")
+    results, report = service.add_files([(src, "vardø.txt"), (src, "vardø.exe")])
+    assert [r.saved for r in results] == ["vardø.txt", None]
+    assert report is not None and report.added == ["vardø.txt"]
+    assert any(f.source == "vardø.txt" and f.chunks == 1 for f in service.assistant.files())
+    assert "vardø.txt" in service.files_html()
+    answer = service.ask("When was the Vardø fortress built?")
+    assert answer["citations"][0]["source"] == "vardø.txt"
+
+
+def test_the_app_exposes_its_named_endpoints(assistant: qa.Assistant) -> None:
+    app = build_app(assistant)
+    names = {fn.api_name for fn in app.fns.values() if fn.api_visibility != "private"}
+    assert {"ask", "chat", "new_chat", "upload", "sync", "settings"} <= names
+    config = str(app.get_config_file())
+    assert all(q in config for q in EXAMPLES)
+
+
+def test_auth_and_blocked_paths(monkeypatch: pytest.MonkeyPatch, assistant: qa.Assistant) -> None:
+    monkeypatch.delenv("QA_UI_AUTH", raising=False)
+    assert auth_from_env() is None
+    monkeypatch.setenv("QA_UI_AUTH", "alice:s3cret:with-colon")
+    assert auth_from_env() == ("alice", "s3cret:with-colon")
+    monkeypatch.setenv("QA_UI_AUTH", "no-password")
+    with pytest.raises(ValueError, match="user:password"):
+        auth_from_env()
+    blocked = blocked_paths(assistant.settings)
+    assert str(assistant.settings.store.resolve()) in blocked
+    assert any(p.endswith(".env") for p in blocked) and any(p.endswith("qa.toml") for p in blocked)
