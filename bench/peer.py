@@ -74,7 +74,8 @@ def ours(docs: Path, cache: Path, rows: list[dict[str, Any]], docs_prefix: str) 
         gold = row["source_file"].removeprefix(docs_prefix)
         answer = assistant.ask(row["question"])
         answerable = row.get("answerable", True)
-        (scores_ans if answerable else scores_unans).append(answer.confidence or 0.0)
+        confidence = getattr(answer, "confidence", None) or 0.0  # absent before 7c9cdbf+1
+        (scores_ans if answerable else scores_unans).append(confidence)
         if not answerable:
             unans_total += 1
             abstain_right += answer.abstained

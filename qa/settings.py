@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         0.45,
         description="A sentence whose cited passage supports it less than this is flagged.",
     )
+    ui_auth: SecretStr | None = Field(
+        None,
+        description='Login for the chat UI as "user:password"; unset = no login page '
+        "(the UI binds to 127.0.0.1 by default).",
+    )
     prompts_dir: Path = Field(
         PROJECT_ROOT / "prompts", description="Folder of prompt files, loaded by name."
     )
@@ -91,7 +96,19 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.ui_auth is not None:
+            user, sep, password = self.ui_auth.get_secret_value().partition(":")
+            if not (sep and user and password):
+                raise ValueError('ui_auth must look like "user:password"')
         return self
+
+    @property
+    def ui_login(self) -> tuple[str, str] | None:
+        """``(user, password)`` for the chat UI, or None when no login is configured."""
+        if self.ui_auth is None:
+            return None
+        user, _, password = self.ui_auth.get_secret_value().partition(":")
+        return user, password
 
     @property
     def llm_configured(self) -> bool:

@@ -10,7 +10,8 @@ import pytest
 
 import qa
 from qa.embed import HashingEmbedder
-from qa.ui.app import EXAMPLES, auth_from_env, blocked_paths, build_app
+from qa.settings import Settings
+from qa.ui.app import EXAMPLES, blocked_paths, build_app
 from qa.ui.service import Service
 from tests.helpers import seeds_copy
 
@@ -115,12 +116,12 @@ def test_the_app_exposes_its_named_endpoints(assistant: qa.Assistant) -> None:
 
 def test_auth_and_blocked_paths(monkeypatch: pytest.MonkeyPatch, assistant: qa.Assistant) -> None:
     monkeypatch.delenv("QA_UI_AUTH", raising=False)
-    assert auth_from_env() is None
+    assert Settings().ui_login is None
     monkeypatch.setenv("QA_UI_AUTH", "alice:s3cret:with-colon")
-    assert auth_from_env() == ("alice", "s3cret:with-colon")
+    assert Settings().ui_login == ("alice", "s3cret:with-colon")
     monkeypatch.setenv("QA_UI_AUTH", "no-password")
     with pytest.raises(ValueError, match="user:password"):
-        auth_from_env()
+        Settings()
     blocked = blocked_paths(assistant.settings)
     assert str(assistant.settings.store.resolve()) in blocked
     assert any(p.endswith(".env") for p in blocked) and any(p.endswith("qa.toml") for p in blocked)

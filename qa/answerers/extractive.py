@@ -17,11 +17,13 @@ from qa.evidence import Evidence, Span
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
+from qa.text import terms
 
 MAX_SENTENCES = 3
 KEEP_WITHIN = 0.08  # a further sentence is kept when it scores within this of the best
 REDUNDANT = 0.9  # ... and is not a near-duplicate (cosine) of one already kept
-WORD_BUDGET = 75  # further sentences only while the answer stays this short (words)
+WORD_BUDGET = 40  # answers stay this short (words); a longer best sentence is cut to it
+CONTINUATION_BUDGET = 75  # ... except that a sentence continuing the best one may follow
 TYPE_BONUS = 0.1  # added when a sentence holds the kind of thing the question asks for
 
 # Question word → what an answer to it must contain (English and French).
@@ -51,6 +53,13 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)+"),  # a multi-word proper name
     ),
 ]
+_WORD_RE = re.compile(r"\S+")
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
 # A sentence opening with one of these continues the one before it.
 _CONTINUES = re.compile(
     r"^\W*(he|she|it|they|this|that|these|those|his|her|its|their|there|"
@@ -93,13 +102,14 @@ class ExtractiveAnswerer:
                 answerer=self.name,
                 confidence=confidence,
             )
-        chosen = self._select(spans, scores)
+        chosen = self._select(question, spans, scores)
         citations = [
             Citation(s.chunk.source, s.text, s.start, s.end, score, s.chunk.id)
-            for s, score in chosen
+            for s, score, _ in chosen
         ]
         sentences = [
-            AnswerSentence(s.text, [n], score) for n, (s, score) in enumerate(chosen, start=1)
+            AnswerSentence(f"…{s.text}…" if cut else s.text, [n], score)
+            for n, (s, score, cut) in enumerate(chosen, start=1)
         ]
         return Answer(
             question,
@@ -133,37 +143,59 @@ class ExtractiveAnswerer:
                 break
         return bonus
 
-    def _select(self, spans: list[Span], scores: np.ndarray) -> list[tuple[Span, float]]:
-        """The best sentence; close runners-up that say something new; continuations."""
+    def _select(
+        self, question: str, spans: list[Span], scores: np.ndarray
+    ) -> list[tuple[Span, float, bool]]:
+        """The best sentence (cut to ``WORD_BUDGET`` words if longer), the sentence continuing
+        it (within ``CONTINUATION_BUDGET``), then close runners-up that still fit the budget."""
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        top = float(scores[order[0]])
+        best = order[0]
+        top = self._trim(question, spans[best])
+        chosen = [(top, float(scores[best]), top != spans[best])]
+        words = _words(top.text)
+        following = self._next_sentence(spans, best)
+        if (
+            following is not None
+            and top.end == spans[best].end
+            and _CONTINUES.match(spans[following].text)
+            and float(scores[following]) >= self.settings.abstain_threshold
+            and words + _words(spans[following].text) <= CONTINUATION_BUDGET
+        ):
+            chosen.append((spans[following], float(scores[following]), False))
+            words += _words(spans[following].text)
         vectors = self.evidence.vectors([s.text for s in spans])
-        kept = [order[0]]
+        kept = [best] + ([following] if len(chosen) > 1 and following is not None else [])
         for i in order[1:]:
-            if float(scores[i]) < top - KEEP_WITHIN:
+            if len(chosen) == MAX_SENTENCES or float(scores[i]) < float(scores[best]) - KEEP_WITHIN:
                 break
+            n = _words(spans[i].text)
+            if i in kept or words + n > WORD_BUDGET:
+                continue
             if all(float(vectors[i] @ vectors[j]) <= REDUNDANT for j in kept):
                 kept.append(i)
-        with_next: list[int] = []
-        for i in kept:
-            with_next.append(i)
-            following = self._next_sentence(spans, i)
-            if (
-                following is not None
-                and following not in kept
-                and _CONTINUES.match(spans[following].text)
-                and float(scores[following]) >= self.settings.abstain_threshold
-            ):
-                with_next.append(following)
-        chosen: list[int] = []
-        words = 0
-        for i in dict.fromkeys(with_next):
-            n = len(spans[i].text.split())
-            if chosen and (len(chosen) == MAX_SENTENCES or words + n > WORD_BUDGET):
-                break
-            chosen.append(i)
-            words += n
-        return [(spans[i], float(scores[i])) for i in chosen]
+                chosen.append((spans[i], float(scores[i]), False))
+                words += n
+        return chosen
+
+    def _trim(self, question: str, span: Span) -> Span:
+        """``span`` itself when short enough, else its ``WORD_BUDGET``-word window that holds
+        the most question terms (and what the question word asks for)."""
+        found = list(_WORD_RE.finditer(span.text))
+        if len(found) <= WORD_BUDGET:
+            return span
+        wanted = terms(question)
+        asks_for = next((holds for asks, holds in _ANSWER_TYPES if asks.search(question)), None)
+        best_score, best_at = -1.0, 0
+        for at in range(len(found) - WORD_BUDGET + 1):
+            window = span.text[found[at].start() : found[at + WORD_BUDGET - 1].end()]
+            score = self.evidence.term_stats.coverage(wanted, terms(window))
+            if asks_for is not None and asks_for.search(window):
+                score += 1.0
+            if score > best_score:
+                best_score, best_at = score, at
+        start = span.start + found[best_at].start()
+        end = span.start + found[best_at + WORD_BUDGET - 1].end()
+        return Span(span.chunk, start, end, span.rank)
 
     @staticmethod
     def _next_sentence(spans: Sequence[Span], i: int) -> int | None:

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
     """Run ``qa eval``; exit 1 when the baseline gate fails."""
     assistant = qa.Assistant(settings)
     assistant.sync()
-    cases = load_cases(args.cases, assistant.corpus)
+    cases = load_cases(args.cases)
     if not cases:
         print(f"qa eval: no cases in {args.cases}", file=sys.stderr)
         return 2

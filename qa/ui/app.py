@@ -16,7 +16,6 @@ Named API endpoints, for ``gradio_client.Client(url).predict(..., api_name=...)`
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -41,7 +40,6 @@ EXAMPLES = (
 QUEUE_MAX_SIZE = 64  # waiting events beyond this are refused ("queue is full")
 ANSWER_CONCURRENCY = 2  # answers computed at once (2 CPU cores)
 STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
-AUTH_ENV = "QA_UI_AUTH"  # "user:password" turns on the login page
 
 Outputs = tuple[Any, ...]
 
@@ -249,17 +247,6 @@ def _report_md(lines: list[str]) -> str:
     return f"```text\n{body}\n```"
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    """``(user, password)`` from ``QA_UI_AUTH="user:password"``, or None (no login page)."""
-    raw = os.environ.get(AUTH_ENV, "")
-    if not raw:
-        return None
-    user, sep, password = raw.partition(":")
-    if not (sep and user and password):
-        raise ValueError(f'{AUTH_ENV} must look like "user:password"')
-    return user, password
-
-
 def blocked_paths(settings: Settings) -> list[str]:
     """Paths the file routes must never serve: the store and files that may hold secrets."""
     paths = [settings.store, Path(".env"), Path("qa.toml"), PROJECT_ROOT / ".env"]
@@ -285,7 +272,7 @@ def launch(
         inbrowser=False,
         prevent_thread_lock=True,
         quiet=quiet,
-        auth=auth_from_env(),
+        auth=settings.ui_login,
         max_file_size=MAX_UPLOAD_BYTES,
         enable_monitoring=False,
         blocked_paths=blocked_paths(settings),
@@ -309,15 +296,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) 
     """``qa serve``: sync the corpus, then serve the chat UI until interrupted."""
     from qa.assistant import Assistant
 
-    auth_from_env()  # fail early on a malformed QA_UI_AUTH
     assistant = Assistant(settings)
     print(f"qa: indexing {assistant.corpus}", file=sys.stderr, flush=True)
     report = assistant.sync(progress=sys.stderr.isatty())
     print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
     app = build_app(assistant)
-    if host not in ("127.0.0.1", "localhost", "::1") and auth_from_env() is None:
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.ui_login is None:
         print(
-            f"qa: warning: serving on {host} without a login; set {AUTH_ENV}=user:password",
+            f"qa: warning: serving on {host} without a login; set QA_UI_AUTH=user:password",
             file=sys.stderr,
         )
 

@@ -1,0 +1,126 @@
+"""The eval suite: case loading, deterministic scoring, the answer cache and the baseline gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.embed import HashingEmbedder
+from qa.evals.cases import Expectation, load_cases
+from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
+from qa.evals.score import Record, has_phrase, score_turn
+from tests.helpers import ROOT, SEEDS, seeds_copy
+
+PAUSE = "000_2aad95338d9cee2c.txt"
+QUOTE = "The previous humanitarian pause in Aleppo lasted for ten hours on November 4."
+
+
+def _citation(source: str = PAUSE, quote: str = QUOTE) -> dict[str, object]:
+    start = (SEEDS / source).read_text(encoding="utf-8").find(quote)
+    return {"source": source, "quote": quote, "start": start, "end": start + len(quote), "score": 1}
+
+
+def test_phrases_match_ignoring_case_and_accents() -> None:
+    assert has_phrase("Une nouvelle pause a eu lieu à ALEP", "a alep")
+    assert has_phrase("Les États-Unis", "etats-unis")
+    assert not has_phrase("ten hours", "eleven hours")
+
+
+def test_the_committed_cases_load_and_cover_what_the_suite_promises() -> None:
+    cases = load_cases(ROOT / "evals")
+    assert len(cases) >= 40
+    assert sum(len(c.turns) > 1 for c in cases) >= 5
+    assert sum(any(t.abstain for t in c.turns) for c in cases) >= 5
+    assert sum(c.id.startswith("fr-") for c in cases) >= 5
+    assert sum(c.id.startswith("en-fr-") for c in cases) >= 5
+    for case in cases:
+        for turn in case.turns:
+            for source in turn.sources:
+                assert (SEEDS / source).is_file(), (case.id, source)
+
+
+def test_bad_case_files_are_refused(tmp_path: Path) -> None:
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("- {id: a, question: q, abstain: true}\n- {id: a, question: r, abstain: true}\n")
+    with pytest.raises(ValueError, match="duplicate"):
+        load_cases(dup)
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text("- {id: b, question: q, abstain: true, facts: [[x]]}\n")
+    with pytest.raises(ValueError, match="abstain"):
+        load_cases(mixed)
+
+
+def test_score_reports_found_and_missed_facts_and_citation_precision() -> None:
+    expect = Expectation(
+        question="q", facts=[["ten hours"], ["Castello"]], sources=[PAUSE, "x.txt"]
+    )
+    record = Record(QUOTE + " [1]", [_citation()], False, [PAUSE, "004_ad1b6a9a081ab1cf.txt"])
+    score = score_turn(expect, record, SEEDS)
+    assert score.found == ["ten hours"] and score.missed == ["Castello"]
+    assert score.citation_precision == 1.0 and score.citation_recall == 0.5
+    assert score.hit_at_k == 1.0 and score.mrr == 1.0
+    assert not score.passed and "missed: Castello" in score.problems
+
+
+def test_a_quote_off_its_offsets_fails_the_case() -> None:
+    citation = _citation()
+    citation["start"] = int(citation["start"]) + 1  # type: ignore[call-overload]
+    expect = Expectation(question="q", facts=[["ten hours"]], sources=[PAUSE])
+    score = score_turn(expect, Record(QUOTE, [citation], False, [PAUSE]), SEEDS)
+    assert not score.quotes_verbatim and not score.passed
+
+
+def test_abstention_expectations() -> None:
+    expect = Expectation(question="q", abstain=True)
+    assert score_turn(expect, Record(qa.NOT_IN_DOCUMENTS, [], True, []), SEEDS).passed
+    answered = score_turn(expect, Record(QUOTE, [_citation()], False, [PAUSE]), SEEDS)
+    assert not answered.passed and answered.problems == ["answered instead of abstaining"]
+
+
+def test_regressions_are_cases_that_passed_before_and_fail_now() -> None:
+    baseline = {"cases": [{"id": "a", "passed": True}, {"id": "b", "passed": False}]}
+    now = EvalRun({}, [])
+    now.cases = [
+        type("C", (), {"id": "a", "passed": False, "turns": []})(),  # type: ignore[list-item]
+        type("C", (), {"id": "b", "passed": False, "turns": []})(),  # type: ignore[list-item]
+    ]
+    assert regressions(baseline, now) == [("a", "failed")]
+    assert regressions(baseline, EvalRun({}, [])) == [("a", "case no longer in the suite")]
+
+
+def test_cached_answers_are_reused(tmp_path: Path) -> None:
+    assistant = qa.Assistant.from_folder(SEEDS, store=tmp_path / "s", embedder=HashingEmbedder())
+    cases = load_cases(ROOT / "evals" / "cases.yaml")[:3]
+    cache = AnswerCache(tmp_path / "cache")
+    first = run_cases(assistant, cases, cache=cache)
+    calls = []
+    original = assistant.ask
+    assistant.ask = lambda *a, **k: calls.append(a) or original(*a, **k)  # type: ignore[method-assign]
+    second = run_cases(assistant, cases, cache=cache)
+    assert calls == []
+    assert [c.passed for c in first.cases] == [c.passed for c in second.cases]
+    run_cases(assistant, cases, cache=cache, repetition=1)
+    assert len(calls) == 3, "another repetition is answered afresh"
+
+
+@pytest.mark.slow
+def test_the_gate_bites_when_a_seed_file_is_removed(tmp_path: Path) -> None:
+    corpus = seeds_copy(tmp_path)
+    (corpus / "002_85c3a7959f85f010.txt").unlink()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "QA_"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "--store", str(tmp_path / "store"), "eval",
+         "--folder", str(corpus), "--cases", str(ROOT / "evals"),
+         "--baseline", str(ROOT / "evals" / "baseline.json"), "--out", str(tmp_path / "r.json")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "castello-road" in out.stdout.split("FAIL:")[1]
+    result = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert {"prompts", "answerer", "embedder", "corpus_hash", "git_commit"} <= result["meta"].keys()
