@@ -75,7 +75,7 @@ def main() -> None:
         print(f"indexed {len(indexed)} articles in {time.perf_counter() - started:.0f}s")
 
         def best(question: str) -> float:
-            _, scores = answerer.scored_sentences(question, assistant.retrieve(question))
+            _, scores, _ = answerer.scored_sentences(question, assistant.retrieve(question))
             return float(scores.max()) if len(scores) else 0.0
 
         pos = np.array([best(r["question"]) for r in answerable])

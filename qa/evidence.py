@@ -73,21 +73,23 @@ class Evidence:
                 out.append(span)
         return out
 
-    def score(
-        self, text: str, spans: Sequence[Span], text_vector: np.ndarray | None = None
-    ) -> np.ndarray:
+    def score(self, text: str, spans: Sequence[Span]) -> np.ndarray:
         """Evidence that each span answers (or supports) ``text``; one value per span."""
+        dense, lexical = self.parts(text, spans)
+        combined: np.ndarray = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
+        return combined
+
+    def parts(self, text: str, spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:
+        """Per span: cosine similarity to ``text``, and IDF-weighted coverage of its terms."""
         if not spans:
-            return np.zeros(0, dtype=np.float32)
-        if text_vector is None:
-            text_vector = self.vectors([text])[0]
-        dense = self.vectors([s.text for s in spans]) @ text_vector
+            empty = np.zeros(0, dtype=np.float32)
+            return empty, empty
+        dense = self.vectors([s.text for s in spans]) @ self.vectors([text])[0]
         wanted = terms(text)
         lexical = np.array(
             [self.term_stats.coverage(wanted, terms(s.text)) for s in spans], dtype=np.float32
         )
-        combined: np.ndarray = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
-        return combined
+        return dense, lexical
 
     def best_support(self, claim: str, chunk: Chunk) -> tuple[float, Span | None]:
         """The sentence of ``chunk`` that best supports ``claim``, and its score."""

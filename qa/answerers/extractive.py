@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.answerers import Turn, answerers, fold_history
 from qa.cite import compose
-from qa.evidence import Evidence, Span
+from qa.evidence import DENSE_WEIGHT, Evidence, Span
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
@@ -90,7 +90,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The cited answer, or an abstention that still lists the closest passages."""
-        spans, scores = self.scored_sentences(question, passages)
+        spans, scores, _ = self.scored_sentences(question, passages)
         confidence = float(scores.max()) if spans else 0.0
         if confidence < self.settings.abstain_threshold:
             return Answer(
@@ -124,10 +124,13 @@ class ExtractiveAnswerer:
 
     def scored_sentences(
         self, question: str, passages: Sequence[Passage]
-    ) -> tuple[list[Span], np.ndarray]:
-        """Every candidate sentence of the passages with its evidence score."""
+    ) -> tuple[list[Span], np.ndarray, np.ndarray]:
+        """Every candidate sentence of the passages, its evidence score and its cosine
+        similarity to the question."""
         spans = self.evidence.spans(passages)
-        return spans, self.evidence.score(question, spans) + self._type_bonus(question, spans)
+        dense, lexical = self.evidence.parts(question, spans)
+        scores = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
+        return spans, scores + self._type_bonus(question, spans), dense
 
     @staticmethod
     def _type_bonus(question: str, spans: Sequence[Span]) -> np.ndarray:
