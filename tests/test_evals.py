@@ -124,3 +124,34 @@ def test_the_gate_bites_when_a_seed_file_is_removed(tmp_path: Path) -> None:
     assert "castello-road" in out.stdout.split("FAIL:")[1]
     result = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert {"prompts", "answerer", "embedder", "corpus_hash", "git_commit"} <= result["meta"].keys()
+
+
+def test_eval_runs_through_the_configured_llm(tmp_path: Path) -> None:
+    from tests.fake_llm import FakeLLM, Reply
+
+    cases_file = tmp_path / "cases.yaml"
+    cases_file.write_text(
+        "- id: pause\n"
+        "  question: How long did the previous humanitarian pause last?\n"
+        "  facts: [[ten hours]]\n"
+        "  sources: [000_2aad95338d9cee2c.txt]\n"
+        "- id: none\n"
+        "  question: What is the capital of Australia?\n"
+        "  abstain: true\n",
+        encoding="utf-8",
+    )
+    with FakeLLM(default=Reply(text=qa.NOT_IN_DOCUMENTS)) as llm:
+        assistant = qa.Assistant.from_folder(
+            SEEDS,
+            store=tmp_path / "s",
+            embedder=HashingEmbedder(),
+            answerer="openai",
+            llm_base_url=llm.base_url,
+            llm_api_key="k",
+            llm_model="fake-model",
+            llm_max_retries=0,
+        )
+        result = run_cases(assistant, load_cases(cases_file))
+        assert len(llm.requests) == 2
+    assert result.meta["answerer"] == "openai" and result.meta["model"] == "fake-model"
+    assert [c.passed for c in result.cases] == [False, True]
