@@ -27,8 +27,10 @@ def main() -> None:
         "gold file cited | quotes verbatim | abstention P / R / AUROC |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for path in sorted(RESULTS.glob("peer-*.json")):
-        r = json.loads(path.read_text(encoding="utf-8"))
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("peer-*.json")]
+    order = list(LABELS)
+    results.sort(key=lambda r: (order.index(r["set"]) if r["set"] in order else 99, r["label"]))
+    for r in results:
         if r["label"] == "smoke":
             continue
         name = f"{LABELS.get(r['set'], r['set'])}"

@@ -22,6 +22,12 @@ DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
 
 
+def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    """The evidence score from its two parts."""
+    combined: np.ndarray = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
+    return combined
+
+
 @dataclass(frozen=True)
 class Span:
     """A sentence inside a retrieved chunk; ``start``/``end`` are offsets in the source file."""
@@ -75,9 +81,7 @@ class Evidence:
 
     def score(self, text: str, spans: Sequence[Span]) -> np.ndarray:
         """Evidence that each span answers (or supports) ``text``; one value per span."""
-        dense, lexical = self.parts(text, spans)
-        combined: np.ndarray = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
-        return combined
+        return combine(*self.parts(text, spans))
 
     def parts(self, text: str, spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:
         """Per span: cosine similarity to ``text``, and IDF-weighted coverage of its terms."""

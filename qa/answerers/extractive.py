@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.answerers import Turn, answerers, fold_history
 from qa.cite import compose
-from qa.evidence import DENSE_WEIGHT, Evidence, Span
+from qa.evidence import Evidence, Span, combine
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
@@ -129,8 +129,7 @@ class ExtractiveAnswerer:
         similarity to the question."""
         spans = self.evidence.spans(passages)
         dense, lexical = self.evidence.parts(question, spans)
-        scores = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
-        return spans, scores + self._type_bonus(question, spans), dense
+        return spans, combine(dense, lexical) + self._type_bonus(question, spans), dense
 
     @staticmethod
     def _type_bonus(question: str, spans: Sequence[Span]) -> np.ndarray:
