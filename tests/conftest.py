@@ -8,6 +8,7 @@ loopback address or a Unix socket raises ``RuntimeError`` before a packet is sen
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,6 +88,10 @@ def uninstall_network_guard() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     install_network_guard()
+    # Hermetic settings: a developer's OPENAI_* or QA_* variables must not switch the tests
+    # to a real LLM or another store; tests that want them set them explicitly.
+    for key in [k for k in os.environ if k.startswith(("OPENAI_", "QA_"))]:
+        del os.environ[key]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
