@@ -47,9 +47,9 @@ def parse_markers(answer_text: str) -> list[ParsedSentence]:
     for piece in pieces:
         lead = re.match(r"^(?:\s*\[[\d\s,;]+\])+", piece)
         if lead and out:
-            out[-1].numbers += _numbers(lead.group())
+            out[-1].numbers += marker_numbers(lead.group())
             piece = piece[lead.end() :]
-        numbers = _numbers(piece)
+        numbers = marker_numbers(piece)
         text = _SPACES.sub(" ", MARKER.sub("", piece)).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
         if text:
@@ -59,7 +59,8 @@ def parse_markers(answer_text: str) -> list[ParsedSentence]:
     return out
 
 
-def _numbers(text: str) -> list[int]:
+def marker_numbers(text: str) -> list[int]:
+    """The passage numbers named by the ``[n]`` / ``[n, m]`` markers in ``text``."""
     found: list[int] = []
     for group in MARKER.findall(text):
         found += [int(n) for n in re.split(r"[,;]", group) if n.strip()]

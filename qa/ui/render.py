@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from qa.cite import MARKER, marker_numbers
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.store import FileState
@@ -23,7 +24,6 @@ EXCERPT_CHARS = 420  # characters of a passage shown after an abstention
 CLOSEST_SHOWN = 3
 
 _EXTRA_ESCAPES = str.maketrans({"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;"})
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*(?:\n\s*)+")
 
 SourceText = Callable[[str], str | None]  # a corpus file's current text, by source path
@@ -134,10 +134,9 @@ def _sentence_html(s: AnswerSentence, answer: Answer, turn: int) -> str:
 def _text_with_markers(text: str, answer: Answer, turn: int) -> str:
     out: list[str] = []
     last = 0
-    for m in _MARKER.finditer(text):
+    for m in MARKER.finditer(text):
         out.append(esc(text[last : m.start()]))
-        numbers = [int(x) for x in m.group(1).split(",")]
-        out.append("".join(_marker_html(n, answer, turn) for n in numbers))
+        out.append("".join(_marker_html(n, answer, turn) for n in marker_numbers(m.group())))
         last = m.end()
     out.append(esc(text[last:]))
     return "".join(out)

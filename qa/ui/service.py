@@ -185,9 +185,13 @@ class Service:
     def sync(self, *, progress: bool = False) -> SyncReport:
         """Re-index what changed in the corpus folder (one sync at a time)."""
         with self._index_lock:
-            report = self.assistant.sync(progress=progress)
-            self.synced_at = datetime.now()
-            return report
+            return self._sync_locked(progress)
+
+    def _sync_locked(self, progress: bool) -> SyncReport:
+        """Sync and note the time; the caller holds ``_index_lock``."""
+        report = self.assistant.sync(progress=progress)
+        self.synced_at = datetime.now()
+        return report
 
     def add_files(
         self, uploads: Sequence[tuple[Path, str]], *, progress: bool = False
@@ -200,9 +204,7 @@ class Service:
             ]
             if not any(r.saved and not r.duplicate for r in results):
                 return results, None
-            report = self.assistant.sync(progress=progress)
-            self.synced_at = datetime.now()
-        return results, report
+            return results, self._sync_locked(progress)
 
 
 def upload_message(results: Sequence[UploadResult], report: SyncReport | None) -> str:
