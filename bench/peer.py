@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embed import LlamaIndexEmbedding, embedders
+from qa.embed import embedders
+from qa.embed_llamaindex import LlamaIndexEmbedding
 from qa.text import fold
 
 SETS = {

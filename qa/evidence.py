@@ -9,17 +9,19 @@ a calibrated threshold; the citation checker flags LLM sentences whose cited pas
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.embed import Embedder
 from qa.schema import Chunk, Passage
-from qa.text import TermStats, sentence_spans, terms
+from qa.text import TermStats, sentence_spans, terms, terms_of
 
 DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
+REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
+REDUNDANT_OVERLAP = 0.8  # ... as do sentences sharing this share of their terms
 
 
 def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -42,13 +44,31 @@ class Span:
         return self.chunk.text[self.start - self.chunk.start : self.end - self.chunk.start]
 
 
-class Evidence:
-    """Scores spans against questions and claims; caches sentence vectors between calls."""
+ChunkVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
 
-    def __init__(self, embedder: Embedder, term_stats: TermStats, cache_size: int = 20_000) -> None:
+
+class Evidence:
+    """Scores spans against questions and claims; caches vectors between calls.
+
+    With ``chunk_vectors`` (stored chunk embeddings by id), a sentence's dense part is the
+    cosine of the chunk it sits in: no model call per sentence, so an answer costs one
+    query embedding. Without it, every sentence is embedded on its own (slower, finer).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        term_stats: TermStats,
+        cache_size: int = 20_000,
+        chunk_vectors: ChunkVectors | None = None,
+    ) -> None:
         self.embedder = embedder
         self.term_stats = term_stats
+        self.chunk_vectors = chunk_vectors
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._chunk_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentences: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
+        self._terms: OrderedDict[str, list[str]] = OrderedDict()
         self._cache_size = cache_size
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -70,7 +90,7 @@ class Evidence:
         seen: set[tuple[str, int, int]] = set()
         out: list[Span] = []
         for p in passages:
-            for start, end in sentence_spans(p.chunk.text, offset=p.chunk.start):
+            for start, end in self._sentence_spans(p.chunk):
                 key = (p.chunk.source, start, end)
                 span = Span(p.chunk, start, end, p.rank)
                 if key in seen or len(span.text.split()) < MIN_WORDS:
@@ -88,12 +108,67 @@ class Evidence:
         if not spans:
             empty = np.zeros(0, dtype=np.float32)
             return empty, empty
-        dense = self.vectors([s.text for s in spans]) @ self.vectors([text])[0]
-        wanted = terms(text)
+        query = self.vectors([text])[0]
+        if self.chunk_vectors is not None:
+            dense = self._chunk_matrix([s.chunk.id for s in spans]) @ query
+        else:
+            dense = self.vectors([s.text for s in spans]) @ query
+        wanted = self.terms(text)
+        span_terms = self.terms_of([s.text for s in spans])
         lexical = np.array(
-            [self.term_stats.coverage(wanted, terms(s.text)) for s in spans], dtype=np.float32
+            [self.term_stats.coverage(wanted, found) for found in span_terms], dtype=np.float32
         )
         return dense, lexical
+
+    def terms_of(self, texts: Sequence[str]) -> list[list[str]]:
+        """``terms`` of each text, remembered; the unseen ones computed in one batch."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._terms]
+        for text, found in zip(missing, terms_of(missing), strict=True):
+            self._terms[text] = found
+        out = [self._terms[t] for t in texts]
+        while len(self._terms) > self._cache_size:
+            self._terms.popitem(last=False)
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """``qa.text.terms`` of ``text``, remembered (sentences recur across questions)."""
+        found = self._terms.get(text)
+        if found is None:
+            found = self._terms[text] = terms(text)
+            if len(self._terms) > self._cache_size:
+                self._terms.popitem(last=False)
+        return found
+
+    def _sentence_spans(self, chunk: Chunk) -> list[tuple[int, int]]:
+        """Sentence offsets of a chunk, remembered by chunk id (a hash of its content)."""
+        if chunk.sentences:
+            return list(chunk.sentences)
+        found = self._sentences.get(chunk.id)
+        if found is None:
+            found = sentence_spans(chunk.text, offset=chunk.start)
+            self._sentences[chunk.id] = found
+            if len(self._sentences) > self._cache_size:
+                self._sentences.popitem(last=False)
+        return found
+
+    def _chunk_matrix(self, ids: Sequence[str]) -> np.ndarray:
+        """Stored vectors of the chunks ``ids`` (ids are content hashes, so cache forever)."""
+        assert self.chunk_vectors is not None
+        missing = [i for i in dict.fromkeys(ids) if i not in self._chunk_cache]
+        if missing:
+            self._chunk_cache.update(self.chunk_vectors(missing))
+        while len(self._chunk_cache) > self._cache_size:
+            self._chunk_cache.popitem(last=False)
+        zero = np.zeros(self.embedder.dim, dtype=np.float32)
+        return np.stack([self._chunk_cache.get(i, zero) for i in ids])
+
+    def redundant(self, a: Span, b: Span) -> bool:
+        """True when ``b`` says nearly what ``a`` says (near-duplicate sentences)."""
+        if self.chunk_vectors is not None:
+            ta, tb = set(self.terms(a.text)), set(self.terms(b.text))
+            return len(ta & tb) > REDUNDANT_OVERLAP * max(1, min(len(ta), len(tb)))
+        va, vb = self.vectors([a.text, b.text])
+        return float(va @ vb) > REDUNDANT_COSINE
 
     def best_support(self, claim: str, chunk: Chunk) -> tuple[float, Span | None]:
         """The sentence of ``chunk`` that best supports ``claim``, and its score."""

@@ -1,86 +1,117 @@
-"""Hybrid retrieval: dense (Chroma, our embedder) + BM25, fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma, our embedder) + BM25 (bm25s), fused by reciprocal rank.
 
-All three parts are llama-index's: ``VectorIndexRetriever`` over ``ChromaVectorStore``,
-``BM25Retriever`` (bm25s) and ``QueryFusionRetriever`` in ``reciprocal_rerank`` mode with a
-single query, so no LLM is ever called (``MockLLM`` is passed to keep ``Settings`` out).
+The engines are libraries: Chroma's HNSW index answers the dense side (ids and distances
+only: the chunks are already in memory), bm25s the lexical side, built once per snapshot of
+the store and kept. The fusion is reciprocal rank fusion with llama-index's constant
+(k = 60); it is written here rather than taken from ``QueryFusionRetriever`` because importing
+``llama_index.core`` costs ~1.5 s of CPU, most of the cold-start budget of ``qa ask``.
+``tests/test_retrieve.py`` checks that it ranks exactly as ``QueryFusionRetriever`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
-from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from qa.embed import Embedder, LlamaIndexEmbedding
+from qa.embed import Embedder
 from qa.schema import Chunk, Passage
 from qa.store import ChunkStore
 from qa.text import TermStats
 
+RRF_K = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009; llama-index's value)
 
-class MatchesOnly(BaseRetriever):
-    """Keeps only BM25 hits that share a term with the query: llama-index's ``BM25Retriever``
-    also returns zero-score documents, which would still earn reciprocal-rank credit."""
 
-    def __init__(self, inner: BaseRetriever) -> None:
-        super().__init__()
-        self._inner = inner
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: float = RRF_K
+) -> list[tuple[str, float]]:
+    """Ids by fused score ``Σ 1 / (k + rank)`` over the rankings (rank from 0), best first."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
 
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [h for h in self._inner.retrieve(query_bundle) if (h.score or 0.0) > 0.0]
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 class HybridRetriever:
     """Retrieves passages for a query from a snapshot of the store's chunks."""
 
     def __init__(self, store: ChunkStore, embedder: Embedder, top_k: int) -> None:
-        from llama_index.core import VectorStoreIndex
-        from llama_index.core.llms import MockLLM
-        from llama_index.core.retrievers import QueryFusionRetriever
-        from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-        from llama_index.retrievers.bm25 import BM25Retriever
-
         self.top_k = top_k
         self.embedder = embedder
-        chunks = store.chunks()
+        self.collection = store.collection
+        self.store = store
+        chunks, self._vectors = store.snapshot()
         self.chunks: dict[str, Chunk] = {c.id: c for c in chunks}
+        self._ids = [c.id for c in chunks]
+        self._rows = {cid: row for row, cid in enumerate(self._ids)}
         self.term_stats = TermStats(c.text for c in chunks)
-        self._fusion: Any = None
-        if not chunks:
-            return
-        index = VectorStoreIndex.from_vector_store(
-            store.vector_store, embed_model=LlamaIndexEmbedding(embedder)
+        self.depth = min(len(chunks), max(top_k * 2, 10))
+        self._bm25: Any = None
+        if chunks:
+            import bm25s
+
+            tokens = bm25s.tokenize(
+                [c.text for c in chunks], stopwords="en", stemmer=_stemmer(), show_progress=False
+            )
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(tokens, show_progress=False)
+
+    @property
+    def empty(self) -> bool:
+        """True when the snapshot holds no chunks (every query finds nothing)."""
+        return not self._ids
+
+    def dense(self, query_vector: np.ndarray, depth: int) -> list[str]:
+        """Ids of the ``depth`` nearest chunks by cosine, nearest first (Chroma's HNSW)."""
+        got = self.collection.query(
+            query_embeddings=[[float(x) for x in query_vector]],
+            n_results=depth,
+            include=["distances"],
         )
-        depth = min(len(chunks), max(top_k * 2, 10))
-        dense = index.as_retriever(similarity_top_k=depth)
-        # Same node objects as the dense side returns, so fusion matches them by hash.
-        nodes = store.vector_store.get_nodes(None)
-        sparse = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=depth)
-        self._fusion = QueryFusionRetriever(
-            [dense, MatchesOnly(sparse)],
-            llm=MockLLM(),
-            mode=FUSION_MODES.RECIPROCAL_RANK,
-            num_queries=1,
-            use_async=False,
-            similarity_top_k=depth,
-        )
+        return [cid for cid in got["ids"][0] if cid in self.chunks]
+
+    def sparse(self, query: str, depth: int) -> list[str]:
+        """Ids of the best ``depth`` chunks by BM25 that share at least one term with the query.
+
+        Zero-score documents are dropped: they would still earn reciprocal-rank credit.
+        """
+        import bm25s
+
+        tokens = bm25s.tokenize(query, stemmer=_stemmer(), return_ids=False, show_progress=False)
+        known = [[t for t in tokens[0] if t in self._bm25.vocab_dict]]
+        if not known[0]:
+            return []
+        docs, scores = self._bm25.retrieve(known, k=depth, show_progress=False, n_threads=0)
+        return [self._ids[int(d)] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def chunk_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks by id: from the snapshot in memory, else from the store."""
+        found = {i: self._vectors[self._rows[i]].astype(np.float32) for i in ids if i in self._rows}
+        missing = [i for i in ids if i not in found]
+        return found | (self.store.embeddings(missing) if missing else {})
 
     def retrieve(
         self, query: str, *, query_vector: np.ndarray | None = None, top_k: int | None = None
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, best first."""
-        if self._fusion is None or not query.strip():
+        if self.empty or not query.strip():
             return []
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
-        bundle = QueryBundle(query_str=query, embedding=[float(x) for x in query_vector])
-        passages: list[Passage] = []
-        for hit in self._fusion.retrieve(bundle):
-            chunk = self.chunks.get(hit.node.node_id)
-            if chunk is None:  # stored after this snapshot was taken
-                continue
-            passages.append(Passage(chunk=chunk, score=float(hit.score or 0.0), rank=len(passages)))
-            if len(passages) == (top_k or self.top_k):
-                break
-        return passages
+        depth = max(self.depth, top_k or 0) if top_k else self.depth
+        depth = min(depth, len(self._ids))
+        fused = reciprocal_rank_fusion([self.dense(query_vector, depth), self.sparse(query, depth)])
+        return [
+            Passage(chunk=self.chunks[cid], score=score, rank=rank)
+            for rank, (cid, score) in enumerate(fused[: top_k or self.top_k])
+        ]

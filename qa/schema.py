@@ -21,6 +21,9 @@ class Chunk:
     end: int
     index: int  # position of the chunk within its file
     file_hash: str
+    # Sentence (start, end) offsets in the source file, found at index time so that answering
+    # needs no sentence splitter; empty when unknown (then they are found on demand).
+    sentences: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Chroma as the chunk store: one collection per (corpus, embedder), embedded or a server.
 
-Writes and vector queries go through llama-index's ``ChromaVectorStore``; the bookkeeping that
+Writes go through llama-index's ``ChromaVectorStore``; queries and the bookkeeping that
 sync needs (which files are indexed, with which content hash) reads Chroma metadata directly.
 Chroma's own embedding function is never used: vectors always come from our embedder.
 """
@@ -66,8 +66,6 @@ class ChunkStore:
     """The chunks of one corpus embedded by one model, in one Chroma collection."""
 
     def __init__(self, client: Any, name: str, *, embedder_name: str, dim: int) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.name = name
         self.embedder_name = embedder_name
         self.collection = client.get_or_create_collection(
@@ -81,7 +79,17 @@ class ChunkStore:
             raise ValueError(
                 f"collection {name!r} holds vectors of {stored!r}, not {embedder_name!r}"
             )
-        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        self._vector_store: Any = None
+
+    @property
+    def vector_store(self) -> Any:
+        """llama-index's ``ChromaVectorStore`` over the collection, for writes (made on first
+        use: reading and querying go to the collection directly and never import it)."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._vector_store
 
     def count(self) -> int:
         """Number of chunks stored."""
@@ -108,34 +116,61 @@ class ChunkStore:
         return list(self.collection.get(where={"source": source}, include=[])["ids"])
 
     def put_file(self, state: FileState, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Replace a file's chunks: new chunks are added first, stale ones removed after."""
+        """Replace one file's chunks (see ``put_files``)."""
+        self.put_files([(state, chunks, vectors)])
+
+    def put_files(self, items: Sequence[tuple[FileState, Sequence[Chunk], np.ndarray]]) -> None:
+        """Replace the chunks of several files in a few Chroma calls, crash-safe in this order:
+
+        1. new chunks are added (a file's first chunk without its size/mtime marker);
+        2. stale chunks of those files are deleted;
+        3. the marker is written on each first chunk.
+
+        A sync killed before step 3 leaves a file that the next sync sees as changed, so it
+        is redone; queries in between see old and new chunks, never a half-replaced file.
+        """
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        old_ids = set(self.ids_of(state.source))
+        items = [item for item in items if item[1]]
+        if not items:
+            return
+        old_ids = self._ids_by_source([state.source for state, _, _ in items])
         nodes = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            if chunk.id in old_ids:
-                continue
-            meta: dict[str, Any] = {
-                "source": chunk.source,
-                "start": chunk.start,
-                "end": chunk.end,
-                "chunk_index": chunk.index,
-                "file_hash": chunk.file_hash,
-            }
-            node = TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                metadata=meta,
-                embedding=[float(x) for x in vector],
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)},
-            )
-            nodes.append(node)
+        for state, chunks, vectors in items:
+            existing = old_ids.get(state.source, set())
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                if chunk.id in existing:
+                    continue
+                meta: dict[str, Any] = {
+                    "source": chunk.source,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "chunk_index": chunk.index,
+                    "file_hash": chunk.file_hash,
+                }
+                if chunk.sentences:
+                    meta["sentences"] = encode_spans(chunk.sentences)
+                nodes.append(
+                    TextNode(
+                        id_=chunk.id,
+                        text=chunk.text,
+                        metadata=meta,
+                        embedding=[float(x) for x in vector],
+                        relationships={
+                            NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)
+                        },
+                    )
+                )
         for batch in _batches(nodes, _BATCH):
             self.vector_store.add(list(batch))
-        first = chunks[0]
+        stale = [
+            cid
+            for state, chunks, _ in items
+            for cid in sorted(old_ids.get(state.source, set()) - {c.id for c in chunks})
+        ]
+        self.delete_ids(stale)
         self.collection.update(
-            ids=[first.id],
+            ids=[chunks[0].id for _, chunks, _ in items],
             metadatas=[
                 {
                     "chunk_index": 0,
@@ -144,36 +179,65 @@ class ChunkStore:
                     "qa_chunker": state.chunker,
                     "qa_chunks": len(chunks),
                 }
+                for state, chunks, _ in items
             ],
         )
-        stale = sorted(old_ids - {c.id for c in chunks})
-        self.delete_ids(stale)
 
-    def touch(self, source: str, state: FileState) -> None:
-        """Record a new size/mtime for a file whose content did not change."""
-        got = self.collection.get(where={"$and": [{"source": source}, {"chunk_index": 0}]})
-        if got["ids"]:
-            self.collection.update(
-                ids=got["ids"][:1],
-                metadatas=[{"qa_size": state.size, "qa_mtime_ns": state.mtime_ns}],
-            )
+    def _ids_by_source(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        """Ids of the stored chunks of each of ``sources``."""
+        out: dict[str, set[str]] = {}
+        for batch in _batches(list(sources), 500):
+            where: Any = {"source": {"$in": list(batch)}}
+            got = self.collection.get(where=where, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out.setdefault(str(meta["source"]), set()).add(cid)
+        return out
+
+    def touch_files(self, states: Sequence[FileState]) -> None:
+        """Record new sizes/mtimes for files whose content did not change."""
+        if not states:
+            return
+        by_source = {s.source: s for s in states}
+        ids, metas = [], []
+        for batch in _batches(list(by_source), 500):
+            where: Any = {"$and": [{"source": {"$in": list(batch)}}, {"chunk_index": 0}]}
+            got = self.collection.get(where=where, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                state = by_source[str(meta["source"])]
+                ids.append(cid)
+                metas.append({"qa_size": state.size, "qa_mtime_ns": state.mtime_ns})
+        for at in range(0, len(ids), _BATCH):
+            self.collection.update(ids=ids[at : at + _BATCH], metadatas=metas[at : at + _BATCH])
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         for batch in _batches(list(ids), _BATCH):
             self.collection.delete(ids=batch)
 
-    def delete_file(self, source: str) -> int:
-        """Remove every chunk of one file; returns how many were removed."""
-        ids = self.ids_of(source)
+    def delete_files(self, sources: Sequence[str]) -> int:
+        """Remove every chunk of the given files; returns how many chunks were removed."""
+        ids = [cid for found in self._ids_by_source(sources).values() for cid in found]
         self.delete_ids(ids)
         return len(ids)
 
+    def delete_file(self, source: str) -> int:
+        """Remove every chunk of one file; returns how many were removed."""
+        return self.delete_files([source])
+
     def chunks(self) -> list[Chunk]:
         """Every stored chunk, in (source, index) order."""
-        got = self.collection.get(include=["documents", "metadatas"])
-        out = [
-            Chunk(
+        return self.snapshot(vectors=False)[0]
+
+    def snapshot(self, *, vectors: bool = True) -> tuple[list[Chunk], np.ndarray]:
+        """Every stored chunk in (source, index) order and, row for row, its vector
+        (float16, to halve the memory; a zero-row array when ``vectors`` is false)."""
+        include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
+        got = self.collection.get(include=include)
+        rows = []
+        for at, (cid, doc, meta) in enumerate(
+            zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        ):
+            chunk = Chunk(
                 id=cid,
                 source=str(meta["source"]),
                 text=doc or "",
@@ -181,13 +245,15 @@ class ChunkStore:
                 end=int(meta["end"]),
                 index=int(meta["chunk_index"]),
                 file_hash=str(meta["file_hash"]),
+                sentences=decode_spans(str(meta.get("sentences", ""))),
             )
-            for cid, doc, meta in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
-            )
-        ]
-        out.sort(key=lambda c: (c.source, c.index))
-        return out
+            rows.append((chunk, at))
+        rows.sort(key=lambda row: (row[0].source, row[0].index))
+        chunks = [chunk for chunk, _ in rows]
+        if not vectors or not rows:
+            return chunks, np.zeros((0, 0), dtype=np.float16)
+        stored = np.asarray(got["embeddings"], dtype=np.float16)
+        return chunks, stored[[at for _, at in rows]]
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id."""
@@ -198,6 +264,20 @@ class ChunkStore:
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
+
+
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    """``[(0, 12), (13, 40)]`` → ``"0:12 13:40"`` (Chroma metadata holds scalars)."""
+    return " ".join(f"{start}:{end}" for start, end in spans)
+
+
+def decode_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """The inverse of ``encode_spans``; an empty or malformed value gives ``()``."""
+    try:
+        pairs = [part.split(":") for part in text.split()]
+        return tuple((int(start), int(end)) for start, end in pairs)
+    except ValueError:
+        return ()
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.embed import Embedder
 from qa.ingest import Chunker, CorpusFile, Skipped, UnreadableFile, read_document, scan_corpus
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
+from qa.text import sentence_spans
 
 EMBED_BATCH = 64
 
@@ -67,6 +68,7 @@ def sync_corpus(
     report = SyncReport(skipped=list(skipped))
     indexed = store.files()
     pending: list[tuple[CorpusFile, FileState, list[Chunk], bool]] = []
+    touched: list[FileState] = []
     for f in files:
         known = indexed.get(f.source)
         if known and (known.size, known.mtime_ns, known.chunker) == (
@@ -83,22 +85,27 @@ def sync_corpus(
             continue
         state = FileState(f.source, file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
         if known and (known.file_hash, known.chunker) == (file_hash, chunker.fingerprint):
-            store.touch(f.source, state)
+            touched.append(state)
             report.unchanged.append(f.source)
             continue
-        chunks = chunker.chunk(f.source, text, file_hash)
+        chunks = [with_sentences(c) for c in chunker.chunk(f.source, text, file_hash)]
         if not chunks:
             report.skipped.append(Skipped(f.source, "no text to index"))
             continue
         pending.append((f, state, chunks, known is not None))
 
+    store.touch_files(touched)
     _embed_and_store(pending, store, embedder, report, progress)
 
     on_disk = {f.source for f in files} - {s.source for s in report.skipped}
-    for source in sorted(set(indexed) - on_disk):
-        store.delete_file(source)
-        report.removed.append(source)
+    report.removed = sorted(set(indexed) - on_disk)
+    store.delete_files(report.removed)
     return report
+
+
+def with_sentences(chunk: Chunk) -> Chunk:
+    """``chunk`` with its sentence offsets, so answering never needs the sentence splitter."""
+    return replace(chunk, sentences=tuple(sentence_spans(chunk.text, offset=chunk.start)))
 
 
 def _embed_and_store(
@@ -130,9 +137,11 @@ def _embed_and_store(
                 vectors[n].append(vector)
             bar.update(len(batch))
             done_upto = batch[-1][0] if i + EMBED_BATCH < len(queue) else len(pending) - 1
+            ready: list[tuple[FileState, list[Chunk], np.ndarray]] = []
             while next_file <= done_upto and len(vectors[next_file]) == len(pending[next_file][2]):
                 f, state, chunks, existed = pending[next_file]
-                store.put_file(state, chunks, np.stack(vectors.pop(next_file)))
+                ready.append((state, chunks, np.stack(vectors.pop(next_file))))
                 report.chunks_embedded += len(chunks)
                 (report.updated if existed else report.added).append(f.source)
                 next_file += 1
+            store.put_files(ready)

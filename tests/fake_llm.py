@@ -1,17 +1,21 @@
 """A queue-driven, OpenAI-compatible fake LLM HTTP server for tests (stdlib only).
 
 ``with FakeLLM() as llm: llm.push_text("Hi"); openai.OpenAI(base_url=llm.base_url, ...)``;
-then assert on ``llm.requests[i].body``.
+then assert on ``llm.requests[i].body``. ``FakeLLM(default=Reply(...))`` answers whenever the
+queue is empty (e.g. a 200 ms reply for load tests); ``Reply(echo=fn)`` makes its text from the
+request body, e.g. a model that repeats what the prompt told it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, cast
@@ -39,6 +43,7 @@ class Reply:
     cut_after_chars: int | None = None  # drop the connection after this many characters
     empty_choices: bool = False  # answer with "choices": []
     hang: bool = False  # never answer until the server stops
+    echo: Callable[[dict[str, Any]], str] | None = None  # text made from the request body
 
 
 @dataclass
@@ -135,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if r.delay_s and stop.wait(r.delay_s):
             return
+        if r.echo is not None:
+            r = dataclasses.replace(r, text=r.echo(req), echo=None)
         if r.body is not None:
             self._send(r.status, r.body, r.headers, r.cut_after_chars)
             return

@@ -37,6 +37,7 @@ def _llm_assistant(llm: FakeLLM, store: Path, **settings: object) -> qa.Assistan
         llm_api_key="test-key",
         llm_model="fake-model",
         llm_max_retries=settings.pop("llm_max_retries", 0),
+        llm_fallback=settings.pop("llm_fallback", False),
         **settings,
     )
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import qa  # noqa: F401  - offline environment first
 from qa.embed import HashingEmbedder
 from qa.ingest import Chunker
-from qa.retrieve import HybridRetriever
+from qa.retrieve import HybridRetriever, reciprocal_rank_fusion
 from qa.schema import Passage
 from qa.store import ChunkStore
 from qa.sync import sync_corpus
@@ -233,3 +235,54 @@ def test_query_without_lexical_match_ranks_like_dense_retrieval(
     vector = towards(hashing_embedder, corpus, DENSE_DOC)  # cosine 1.0 with doc03
     passages = retriever.retrieve("qwertyuiop asdfghjkl", query_vector=vector)
     assert passages[0].chunk.source == DENSE_DOC, [(p.chunk.source, p.score) for p in passages]
+
+
+_IDS = st.lists(st.sampled_from("abcdefghij"), unique=True, max_size=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(dense=_IDS, sparse=_IDS)
+def test_fusion_ranks_exactly_as_llama_index_query_fusion_retriever(
+    dense: list[str], sparse: list[str]
+) -> None:
+    """The hand-written RRF (kept off the ask path for import time) matches the library's."""
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+    from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    nodes = {i: TextNode(id_=i, text=f"text {i}") for i in "abcdefghij"}
+
+    class Fixed(BaseRetriever):
+        def __init__(self, ids: list[str]) -> None:
+            super().__init__()
+            self.ids = ids
+
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            n = len(self.ids)
+            return [
+                NodeWithScore(node=nodes[i], score=float(n - r)) for r, i in enumerate(self.ids)
+            ]
+
+    library = QueryFusionRetriever(
+        [Fixed(dense), Fixed(sparse)],
+        llm=MockLLM(),
+        mode=FUSION_MODES.RECIPROCAL_RANK,
+        num_queries=1,
+        use_async=False,
+        similarity_top_k=20,
+    ).retrieve("q")
+    ours = reciprocal_rank_fusion([dense, sparse])
+    assert [h.node.node_id for h in library] == [i for i, _ in ours]
+    assert [h.score for h in library] == pytest.approx([s for _, s in ours])
+
+
+def test_sentence_offsets_are_stored_with_each_chunk(store: ChunkStore) -> None:
+    """Sync records every chunk's sentence spans, so answering needs no sentence splitter."""
+    from qa.text import sentence_spans
+
+    chunks = store.chunks()
+    assert chunks
+    for c in chunks:
+        assert c.sentences == tuple(sentence_spans(c.text, offset=c.start))
+        assert all(c.start <= s < e <= c.end for s, e in c.sentences)

@@ -134,6 +134,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[S
         QA_LLM_API_KEY="test-key",
         QA_LLM_MODEL="fake-model",
         QA_LLM_MAX_RETRIES="0",
+        QA_LLM_FALLBACK="false",  # LLM failures are reported, not answered offline
     ) as s:
         yield s
 

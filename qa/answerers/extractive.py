@@ -17,11 +17,9 @@ from qa.evidence import Evidence, Span, combine
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
-from qa.text import terms
 
 MAX_SENTENCES = 3
 KEEP_WITHIN = 0.08  # a further sentence is kept when it scores within this of the best
-REDUNDANT = 0.9  # ... and is not a near-duplicate (cosine) of one already kept
 WORD_BUDGET = 40  # answers stay this short (words); a longer best sentence is cut to it
 CONTINUATION_BUDGET = 75  # ... except that a sentence continuing the best one may follow
 TYPE_BONUS = 0.1  # added when a sentence holds the kind of thing the question asks for
@@ -46,6 +44,13 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
             rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|monday|tuesday|wednesday|thursday|"
             r"friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
             re.I,
+        ),
+    ),
+    (
+        re.compile(r"^\s*(where|o[uù])\b", re.I),
+        # a place: a preposition of place before a capitalised name
+        re.compile(
+            r"\b(?:at|in|near|outside|inside|à|au|aux|dans|près de)\s+(?:the\s+)?[A-Z][\w’'-]+"
         ),
     ),
     (
@@ -165,7 +170,6 @@ class ExtractiveAnswerer:
         ):
             chosen.append((spans[following], float(scores[following]), False))
             words += _words(spans[following].text)
-        vectors = self.evidence.vectors([s.text for s in spans])
         kept = [best] + ([following] if len(chosen) > 1 and following is not None else [])
         for i in order[1:]:
             if len(chosen) == MAX_SENTENCES or float(scores[i]) < float(scores[best]) - KEEP_WITHIN:
@@ -173,7 +177,7 @@ class ExtractiveAnswerer:
             n = _words(spans[i].text)
             if i in kept or words + n > WORD_BUDGET:
                 continue
-            if all(float(vectors[i] @ vectors[j]) <= REDUNDANT for j in kept):
+            if not any(self.evidence.redundant(spans[j], spans[i]) for j in kept):
                 kept.append(i)
                 chosen.append((spans[i], float(scores[i]), False))
                 words += n
@@ -185,12 +189,14 @@ class ExtractiveAnswerer:
         found = list(_WORD_RE.finditer(span.text))
         if len(found) <= WORD_BUDGET:
             return span
-        wanted = terms(question)
+        wanted = self.evidence.terms(question)
         asks_for = next((holds for asks, holds in _ANSWER_TYPES if asks.search(question)), None)
+        word_terms = [self.evidence.terms(m.group()) for m in found]
         best_score, best_at = -1.0, 0
         for at in range(len(found) - WORD_BUDGET + 1):
             window = span.text[found[at].start() : found[at + WORD_BUDGET - 1].end()]
-            score = self.evidence.term_stats.coverage(wanted, terms(window))
+            in_window = {t for ts in word_terms[at : at + WORD_BUDGET] for t in ts}
+            score = self.evidence.term_stats.coverage(wanted, in_window)
             if asks_for is not None and asks_for.search(window):
                 score += 1.0
             if score > best_score:

@@ -1,24 +1,35 @@
-"""The LLM answerer: any OpenAI-compatible server through the ``openai`` SDK, streamed.
+"""The LLM answerer: any OpenAI-compatible server, streamed, within one deadline per question.
 
 The prompt numbers the retrieved passages; the reply's ``[n]`` markers are verified afterwards
 (``qa.cite.verify``), so a wrong or invented citation never reaches the user as a citation.
+HTTP calls, retries and the deadline are ``qa.answerers.llm``'s; leaked instructions and
+untrusted links are removed with ``qa.injection``. When the LLM fails before writing anything
+and ``llm_fallback`` is on, the extractive answerer answers instead, with a notice saying so.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from qa.answerers import Turn, answerers, fold_history
+from qa.answerers import Answerer, Turn, answerers, create_answerer, fold_history
+from qa.answerers.llm import Budget, LLMClient, LLMError
 from qa.cite import verify
 from qa.evidence import Evidence
+from qa.injection import LeakGuard, StreamFilter, drop_untrusted_links
 from qa.prompts import NOT_IN_DOCUMENTS, format_sources, render
 from qa.schema import Answer, Passage
 from qa.settings import Settings
 
+__all__ = ["LLMError", "OpenAIAnswerer"]
 
-class LLMError(RuntimeError):
-    """The LLM server could not produce an answer; the message is meant for the user."""
+FALLBACK_NOTICE = "The LLM could not answer ({reason}); this answer quotes the documents directly."
+CUT_NOTICE = "The LLM stopped before the answer was finished: {reason}."
+WITHHELD_NOTICE = (
+    "Part of the LLM's answer was withheld: it repeated the assistant's instructions, "
+    "not the documents."
+)
 
 
 @answerers.register("openai")
@@ -28,22 +39,21 @@ class OpenAIAnswerer:
     name = "openai"
 
     def __init__(self, settings: Settings, evidence: Evidence) -> None:
-        import openai
-
         self.settings = settings
         self.evidence = evidence
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-        self.client = openai.OpenAI(
-            api_key=key,
-            base_url=settings.llm_base_url,
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
-        )
+        self.llm = LLMClient(settings)
+        self._fallback: Answerer | None = None
+        # A follow-up's condense call and its answer share one budget, found again by the
+        # conversation (the history object) and the question.
+        self._budgets: dict[tuple[int, str], Budget] = {}
+        self._lock = threading.Lock()
 
     def query_for(self, question: str, history: Sequence[Turn]) -> str:
-        """A standalone question condensed by the LLM (``condense`` prompt)."""
+        """A standalone question condensed by the LLM (``condense`` prompt), in one attempt."""
         if not history:
             return question
+        budget = Budget.start(self.settings)
+        self._keep_budget(history, question, budget)
         lines = []
         for turn in history[-4:]:
             lines += [f"User: {turn.question}", f"Assistant: {turn.answer.text}"]
@@ -51,7 +61,7 @@ class OpenAIAnswerer:
             "condense", self.settings.prompts_dir, history="\n".join(lines), question=question
         )
         try:
-            reply = self._complete([{"role": "user", "content": prompt}])
+            reply = self.llm.complete([{"role": "user", "content": prompt}], budget, max_attempts=1)
         except LLMError:
             return fold_history(question, history)
         return reply.strip().strip('"') or question
@@ -59,12 +69,14 @@ class OpenAIAnswerer:
     def stream(
         self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
     ) -> Iterator[str | Answer]:
+        budget = self._take_budget(history, question) or Budget.start(self.settings)
         if not passages:
             yield NOT_IN_DOCUMENTS
             yield Answer(question, NOT_IN_DOCUMENTS, [], True, answerer=self.name)
             return
+        system = render("answer_system", self.settings.prompts_dir)
         messages = [
-            {"role": "system", "content": render("answer_system", self.settings.prompts_dir)},
+            {"role": "system", "content": system},
             {
                 "role": "user",
                 "content": render(
@@ -75,70 +87,62 @@ class OpenAIAnswerer:
                 ),
             },
         ]
-        parts: list[str] = []
-        incomplete = False
+        sources = [p.chunk.text for p in passages]
+        guard = LeakGuard(system, [*sources, question])
+        shown = StreamFilter(guard)
+        cut: LLMError | None = None
         try:
-            for delta in self._stream(messages):
-                parts.append(delta)
-                yield delta
-        except LLMError:
-            if not parts:
+            if budget.failure is not None and budget.failure.fatal:
+                raise budget.failure  # the condense call already hit it: skip a doomed request
+            for delta in self.llm.stream(messages, budget):
+                if safe := shown.feed(delta):
+                    yield safe
+        except LLMError as exc:
+            if shown.text:
+                cut = exc
+            elif self.settings.llm_fallback:
+                yield from self._fall_back(question, passages, history, exc)
+                return
+            else:
                 raise
-            incomplete = True
+        if rest := shown.flush():
+            yield rest
         answer = verify(
             question,
-            "".join(parts),
+            drop_untrusted_links(shown.text, sources),
             passages,
             self.evidence,
             support_threshold=self.settings.support_threshold,
             answerer=f"{self.name}:{self.settings.llm_model}",
+            withhold=guard.withholds,
         )
-        answer.incomplete = incomplete
+        notices = []
+        if cut is not None:
+            answer.incomplete = True
+            notices.append(CUT_NOTICE.format(reason=cut))
+        if shown.leaked:
+            notices.append(WITHHELD_NOTICE)
+        answer.notice = " ".join(notices) or None
         yield answer
 
-    def _stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        import openai
+    def _fall_back(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Turn], exc: LLMError
+    ) -> Iterator[str | Answer]:
+        """The extractive answer for the same passages, its notice naming the LLM's failure."""
+        if self._fallback is None:
+            self._fallback = create_answerer("extractive", self.settings, self.evidence)
+        for event in self._fallback.stream(question, passages, history):
+            if isinstance(event, Answer):
+                event.notice = FALLBACK_NOTICE.format(reason=exc)
+            yield event
 
-        try:
-            stream: Any = self.client.chat.completions.create(
-                model=self.settings.llm_model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.settings.llm_temperature,
-                stream=True,
-            )
-            for event in stream:
-                if event.choices and event.choices[0].delta.content:
-                    yield event.choices[0].delta.content
-        except openai.APIError as exc:
-            raise LLMError(_describe(exc)) from exc
+    def _keep_budget(self, history: Sequence[Turn], question: str, budget: Budget) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, b in self._budgets.items() if b.deadline < now]:
+                del self._budgets[key]
+            self._budgets[(id(history), question)] = budget
 
-    def _complete(self, messages: list[dict[str, str]]) -> str:
-        import openai
-
-        try:
-            reply: Any = self.client.chat.completions.create(
-                model=self.settings.llm_model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.settings.llm_temperature,
-            )
-        except openai.APIError as exc:
-            raise LLMError(_describe(exc)) from exc
-        if not reply.choices:
-            raise LLMError("the LLM server returned no answer")
-        return str(reply.choices[0].message.content or "")
-
-
-def _describe(exc: Exception) -> str:
-    import openai
-
-    if isinstance(exc, openai.APITimeoutError):
-        return "the LLM server did not answer in time"
-    if isinstance(exc, openai.RateLimitError):
-        return "the LLM server is rate-limiting requests; try again shortly"
-    if isinstance(exc, openai.NotFoundError):
-        return f"the LLM server does not know this model: {exc.message}"
-    if isinstance(exc, openai.APIConnectionError):
-        return "could not reach the LLM server"
-    if isinstance(exc, openai.APIStatusError):
-        return f"the LLM server failed (HTTP {exc.status_code}): {exc.message}"
-    return f"LLM request failed: {exc}"
+    def _take_budget(self, history: Sequence[Turn], question: str) -> Budget | None:
+        with self._lock:
+            return self._budgets.pop((id(history), question), None)

@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
 
 def run(args: argparse.Namespace, settings: qa.Settings) -> int:
     """Run ``qa eval``; exit 1 when the baseline gate fails."""
+    # An eval scores the configured answerer: an LLM failure must show as a failure, never
+    # be replaced by the offline answerer's answer.
+    settings = settings.model_copy(update={"llm_fallback": False})
     assistant = qa.Assistant(settings)
     assistant.sync()
     cases = load_cases(args.cases)

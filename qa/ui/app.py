@@ -12,6 +12,10 @@ Named API endpoints, for ``gradio_client.Client(url).predict(..., api_name=...)`
 - ``/new_chat`` → forgets the session's conversation.
 - ``/upload`` (files) → (report HTML, corpus HTML, None); ``/sync`` → (corpus HTML, report).
 - ``/settings`` (answerer, top_k) → description of what is now in use.
+
+Two answers are computed at once; a question that finds no free slot within ``ui_busy_wait_s``
+ends with ``qa.ui.service.BUSY_MESSAGE`` (an error event for programs, a message in the chat),
+never with an HTTP error or an open-ended wait.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import gradio as gr
 
 from qa.settings import PROJECT_ROOT, Settings
 from qa.ui import assets, render
-from qa.ui.service import TOP_K_RANGE, Service, Session, upload_message
+from qa.ui.service import ANSWER_SLOTS, TOP_K_RANGE, Service, Session, upload_message
 from qa.ui.uploads import MAX_UPLOAD_BYTES, allowed_extensions
 
 if TYPE_CHECKING:
@@ -38,7 +42,11 @@ EXAMPLES = (
     "Where were the foreign diplomats briefed?",
 )
 QUEUE_MAX_SIZE = 64  # waiting events beyond this are refused ("queue is full")
-ANSWER_CONCURRENCY = 2  # answers computed at once (2 CPU cores)
+ANSWER_CONCURRENCY = ANSWER_SLOTS  # answers computed at once (2 CPU cores)
+# Answer events running at once: ANSWER_CONCURRENCY compute, the others wait for a slot inside
+# the service, ui_busy_wait_s at most, then say the server is busy; kept well under Gradio's
+# 40 worker threads so the rest of the UI stays responsive.
+ANSWER_WORKERS = 24
 STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
 
 Outputs = tuple[Any, ...]
@@ -149,7 +157,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             show_progress="hidden",
             trigger_mode="once",
             concurrency_id="answer",
-            concurrency_limit=ANSWER_CONCURRENCY,
+            concurrency_limit=ANSWER_WORKERS,
         )
         chatbot.example_select(
             respond_example,
@@ -159,6 +167,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             show_progress="hidden",
             trigger_mode="once",
             concurrency_id="answer",
+            concurrency_limit=ANSWER_WORKERS,
         )
         new_chat.click(reset, [state], chat_out, api_name="new_chat", show_progress="hidden")
         chatbot.clear(reset, [state], chat_out, api_visibility="private", show_progress="hidden")
@@ -171,7 +180,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             except (ValueError, TypeError, RuntimeError) as exc:
                 raise gr.Error(str(exc)) from exc
 
-        gr.api(ask, api_name="ask", concurrency_id="answer")
+        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=ANSWER_WORKERS)
 
         def chat_api(text: str, session: Session | None) -> Iterator[Outputs]:
             session = service.session(session)
@@ -194,6 +203,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             [api_result, state],
             api_name="chat",
             concurrency_id="answer",
+            concurrency_limit=ANSWER_WORKERS,
         )
 
         # -- corpus ------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Everything that comes from a document, a file name, a question or an LLM is untrusted: it goes
 through ``esc`` (HTML-escaped, plus ``{ } $ `` ` so no template language sees syntax in it). The
 only markup produced here is our own; links point at in-page anchors (``#cite-T-N``), never at
-another host, and no image is ever emitted.
+another host, and no image is ever emitted. Answer text also loses Markdown/HTML images and every
+URL not written in its passages (``qa.injection.drop_untrusted_links``), so not even their
+text reaches a reader who might paste it somewhere that renders it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from qa.cite import MARKER, marker_numbers
+from qa.injection import drop_untrusted_links
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.store import FileState
@@ -73,7 +76,8 @@ def turn_html(turn: Exchange, n: int) -> str:
         return answer_html(turn.answer, n)
     if turn.error is not None:
         return f'<div class="qa-answer qa-error" role="alert">⚠ {esc(turn.error)}</div>'
-    text = esc(turn.partial) if turn.partial else '<span class="qa-wait">Searching…</span>'
+    partial = drop_untrusted_links(turn.partial, ())
+    text = esc(partial) if partial else '<span class="qa-wait">Searching…</span>'
     return (
         f'<div class="qa-answer qa-streaming" aria-busy="true">'
         f'<p class="qa-text">{text}<span class="qa-cursor">▍</span></p></div>'
@@ -83,10 +87,12 @@ def turn_html(turn: Exchange, n: int) -> str:
 def answer_html(answer: Answer, turn: int) -> str:
     """A final answer: sentences with clickable ``[n]`` markers, flags, notices."""
     classes = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
+    sources = [p.chunk.text for p in answer.passages]
     if answer.sentences:
-        body = " ".join(_sentence_html(s, answer, turn) for s in answer.sentences)
+        body = " ".join(_sentence_html(s, answer, turn, sources) for s in answer.sentences)
     else:
-        body = _text_with_markers(answer.text or NOT_IN_DOCUMENTS, answer, turn)
+        text = drop_untrusted_links(answer.text or NOT_IN_DOCUMENTS, sources)
+        body = _text_with_markers(text, answer, turn)
     parts = [f'<div class="{classes}" data-turn="{turn}">', f'<p class="qa-text">{body}</p>']
     flagged = answer.flagged
     if flagged:
@@ -122,9 +128,9 @@ def _marker_html(n: int, answer: Answer, turn: int) -> str:
     )
 
 
-def _sentence_html(s: AnswerSentence, answer: Answer, turn: int) -> str:
+def _sentence_html(s: AnswerSentence, answer: Answer, turn: int, sources: list[str]) -> str:
     markers = "".join(_marker_html(n, answer, turn) for n in s.citations)
-    text = esc(s.text)
+    text = esc(drop_untrusted_links(s.text, sources))
     if s.flag:
         reason = esc(f"Not supported by its sources: {s.flag}")
         text = f'<span class="qa-flagged" title="{reason}">⚠ {text}</span>'

@@ -8,6 +8,7 @@ One ``Service`` wraps the server's ``qa.Assistant``; every browser session owns 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,12 @@ log = logging.getLogger("qa.ui")
 
 ANSWERERS = ("extractive", "openai")
 TOP_K_RANGE = (1, 10)  # the retriever fetches max(2·top_k, 10) candidates, so ≤ 10 is cheap
+ANSWER_SLOTS = 2  # answers computed at once (2 CPU cores); the rest wait ui_busy_wait_s at most
+BUSY_MESSAGE = "The server is busy answering other questions; please try again in a minute."
+
+
+class ServerBusy(RuntimeError):
+    """No answer slot became free in time; the message is meant for the user."""
 
 
 @dataclass
@@ -50,9 +57,18 @@ class Session:
 class Service:
     """The UI's operations over one assistant; safe to call from Gradio's worker threads."""
 
-    def __init__(self, assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        *,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        answer_slots: int = ANSWER_SLOTS,
+        busy_wait_s: float | None = None,
+    ) -> None:
         self.assistant = assistant
         self.max_upload_bytes = max_upload_bytes
+        self._slots = threading.BoundedSemaphore(answer_slots)
+        self.busy_wait_s = assistant.settings.ui_busy_wait_s if busy_wait_s is None else busy_wait_s
         self._index_lock = threading.Lock()
         self._answerers: dict[str, Answerer] = {assistant.answerer.name: assistant.answerer}
         self.synced_at: datetime | None = datetime.now() if assistant.last_sync else None
@@ -65,15 +81,27 @@ class Service:
         """``current``, or a new session when there is none yet."""
         return current if current is not None else Session(self.assistant.chat())
 
+    @contextlib.contextmanager
+    def answer_slot(self) -> Iterator[None]:
+        """Hold one of the answer slots; ``ServerBusy`` when none frees up in time."""
+        if not self._slots.acquire(timeout=self.busy_wait_s):
+            raise ServerBusy(BUSY_MESSAGE)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
     def ask(self, question: str) -> dict[str, Any]:
         """One stand-alone answer, JSON-ready (``Answer.to_dict``)."""
-        return self.assistant.ask(question).to_dict()
+        with self.answer_slot():
+            return self.assistant.ask(question).to_dict()
 
     def stream_turn(self, session: Session, question: str) -> Iterator[Exchange]:
         """Add a turn and yield it as it grows: streamed text, then the verified answer.
 
-        Errors (an unreachable LLM, a question that is too long) end the turn with a message
-        instead of an answer; the core's history only keeps answered turns.
+        Errors (an unreachable LLM, a question that is too long, a server too busy to take
+        it) end the turn with a message instead of an answer; the core's history only keeps
+        answered turns.
         """
         turn = Exchange(question)
         session.conv.turns.append(turn)
@@ -84,12 +112,15 @@ class Service:
         session.busy = True
         try:
             yield turn
-            for event in session.chat.stream(question):
-                if isinstance(event, Answer):
-                    turn.answer, turn.partial = event, ""
-                else:
-                    turn.partial += event
-                yield turn
+            with self.answer_slot():
+                for event in session.chat.stream(question):
+                    if isinstance(event, Answer):
+                        turn.answer, turn.partial = event, ""
+                    else:
+                        turn.partial += event
+                    yield turn
+        except ServerBusy as exc:
+            turn.error = str(exc)
         except ValueError as exc:
             turn.error = str(exc)
         except RuntimeError as exc:  # LLMError and friends: the message is meant for users

@@ -1,0 +1,67 @@
+"""The issue-5 benches run end to end with ``--smoke`` and write their JSON (timings unchecked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow  # the benches use the real embedding model
+
+COMMON = {"bench", "argv", "machine", "smoke", "valid", "problems"}
+EXPECTED: dict[str, set[str]] = {
+    "resync": COMMON
+    | {"corpus", "embedder", "embedder_note", "repeats", "build", "seconds", "ratios", "targets"},
+    "cold": COMMON | {"question", "answer", "build", "seconds", "ratios", "targets", "ask_imports"},
+    "llm": COMMON | {"server_delay_s", "questions", "phases", "retrieve_alone"},
+}
+SECONDS: dict[str, set[str]] = {
+    "resync": {
+        "noop_walk_s",
+        "noop_import_s",
+        "noop_construct_s",
+        "noop_sync_s",
+        "noop_cli_s",
+        "edit_sync_s",
+        "edit_cli_s",
+    },
+    "cold": {"python", "import_qa", "ask", "import_gradio", "serve"},
+}
+PHASE = {
+    "qa_ttft",
+    "raw_sdk_ttft",
+    "qa_ttft_minus_delay",
+    "raw_sdk_ttft_minus_delay",
+    "qa_overhead",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bench_smoke_writes_its_json(name: str, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    script = ROOT / "bench" / f"{name}.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--out", str(out), "--cache", str(cache)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.lstrip().startswith("## ") and "|---|" in done.stdout
+    result = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+    assert EXPECTED[name] <= result.keys()
+    assert result["smoke"] is True and result["valid"] is True, result["problems"]
+    if name in SECONDS:
+        assert SECONDS[name] <= result["seconds"].keys()
+        assert all({"median", "min", "max", "runs"} <= v.keys() for v in result["seconds"].values())
+    if name == "cold":
+        assert not any(result["ask_imports"]["heavy_loaded"].values())
+    if name == "llm":
+        assert {"burst", "paced"} == result["phases"].keys()
+        assert all(phase.keys() >= PHASE for phase in result["phases"].values())

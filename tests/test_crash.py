@@ -1,0 +1,190 @@
+"""A sync killed with SIGKILL at random points: the store reopens, queries work, nothing is lost
+or duplicated, and no reader ever sees a file half replaced.
+
+Every run edits, adds, deletes and renames files, starts a slow sync in a child process (a
+hashing embedder that sleeps per batch, so the kill lands between or inside the store writes
+that follow each batch), kills it after a seeded random delay, then in a fresh process reopens
+the store, checks what a reader would see, queries, and syncs to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import qa  # noqa: F401  - offline environment first
+from qa.embed import HashingEmbedder
+from qa.ingest import Chunker, read_document, scan_corpus
+from qa.store import ChunkStore
+from qa.sync import sync_corpus
+from tests import store_worker as worker
+from tests.conftest import MakeStore
+
+SEED = 20240607
+KILLS = 5  # runs whose sync was killed mid-way, at least
+MAX_RUNS = 9
+FILES = 40
+
+
+@cache
+def chunker() -> Chunker:
+    return Chunker(worker.CHUNK_SIZE, worker.CHUNK_OVERLAP)
+
+
+def expected(corpus: Path) -> dict[str, set[str]]:
+    """Chunk ids of every file on disk, by source."""
+    out: dict[str, set[str]] = {}
+    for f in scan_corpus(corpus)[0]:
+        text, file_hash = read_document(f.path)
+        out[f.source] = {c.id for c in chunker().chunk(f.source, text, file_hash)}
+    return out
+
+
+def by_source(listing: dict[str, list[str]]) -> dict[str, set[str]]:
+    return {source: set(ids) for source, ids in listing.items()}
+
+
+def mutate(corpus: Path, rng: random.Random, run: int) -> None:
+    """Edit half the files, delete two, add three, rename one."""
+    present = sorted(p for p in corpus.iterdir() if p.suffix == ".txt")
+    for path in rng.sample(present, len(present) // 2):
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f" Run {run} adds that the {rng.choice(worker.WORDS)} was late again.")
+    for path in rng.sample(present, 2):
+        path.unlink()
+    worker.write_corpus(corpus, files=3, sentences=30, seed=rng.randrange(10**6), prefix=f"r{run}-")
+    left = sorted(p for p in corpus.iterdir() if p.suffix == ".txt")
+    rng.choice(left).rename(corpus / f"renamed-{run}.txt")
+
+
+def classify(old: set[str], new: set[str], seen: set[str]) -> str:
+    """Which whole version of a file a reader sees; 'half' when it is none of them."""
+    if seen == new:
+        return "new"
+    if seen == old:
+        return "old"
+    if seen == old | new:
+        return "both"
+    return "half"
+
+
+def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    corpus, store = tmp_path / "corpus", tmp_path / "store"
+    worker.write_corpus(corpus, files=FILES, sentences=30)
+    worker.run("sync", corpus, store)
+    old = expected(corpus)
+    kills, runs = 0, 0
+    seen_states: Counter[str] = Counter()
+    while kills < KILLS:
+        assert runs < MAX_RUNS, f"only {kills} of {runs} kills landed during a sync"
+        mutate(corpus, rng, runs)
+        new = expected(corpus)
+        proc = worker.spawn("sync", corpus, store, "--delay", "0.2", "--slow-writes", "0.15")
+        worker.wait_for_line(proc, "READY")
+        delay = rng.uniform(0.0, 4.0)
+        time.sleep(delay)
+        killed = proc.poll() is None
+        proc.kill()
+        proc.communicate(timeout=30)
+        runs += 1
+        kills += killed
+
+        got = worker.run("recover", corpus, store)
+        # What a reader finds right after the crash: each file whole, old or new (or both).
+        seen = by_source(got["before"]["by_source"])
+        states = {
+            s: classify(old.get(s, set()), new.get(s, set()), seen.get(s, set()))
+            for s in set(old) | set(new) | set(seen)
+        }
+        half = sorted(s for s, state in states.items() if state == "half")
+        assert not half, f"run {runs} (kill at {delay:.2f} s): half-replaced files {half}"
+        seen_states.update(state for s, state in states.items() if old.get(s) != new.get(s))
+        assert len(got["before"]["ids"]) == len(set(got["before"]["ids"])), "duplicate ids"
+        assert got["passages"], "a query on the reopened store found nothing"
+        # The next sync reaches exactly the chunks of the files on disk.
+        after = got["after"]
+        assert len(after["ids"]) == len(set(after["ids"])) == after["count"]
+        assert by_source(after["by_source"]) == new
+        old = new
+
+    print(f"\n{runs} runs, {kills} killed mid-sync; changed files seen after kills: {seen_states}")
+    assert seen_states["new"] and seen_states["old"], seen_states
+    # The same ids as a clean sync of the final corpus into a separate store.
+    clean = worker.run("recover", corpus, tmp_path / "clean")
+    assert clean["report"]["chunks_embedded"] == sum(len(v) for v in new.values())
+    assert sorted(clean["after"]["ids"]) == sorted(got["after"]["ids"])
+
+
+def test_reader_never_sees_a_half_replaced_file(tmp_path: Path) -> None:
+    rng = random.Random(SEED + 1)
+    corpus, store = tmp_path / "corpus", tmp_path / "store"
+    worker.write_corpus(corpus, files=24, sentences=45)
+    worker.run("sync", corpus, store)
+    old = expected(corpus)
+    mutate(corpus, rng, 0)
+    new = expected(corpus)
+    changed = sorted(s for s in set(old) | set(new) if old.get(s) != new.get(s))
+    stop = tmp_path / "stop"
+    watcher = worker.spawn(
+        "watch", corpus, store, "--seconds", "60", "--stop-file", str(stop), "--sources", *changed
+    )
+    try:
+        worker.wait_for_line(watcher, "WATCHING")
+        worker.run("sync", corpus, store, "--delay", "0.2", "--slow-writes", "0.1")
+    finally:
+        stop.touch()
+        out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, err[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])
+    transitions = 0
+    for source, versions in result["seen"].items():
+        o, n = old.get(source, set()), new.get(source, set())
+        states = [classify(o, n, set(v)) for v in versions]
+        assert "half" not in states, f"{source}: a reader saw {states}"
+        assert states[0] == "old" and states[-1] == "new", f"{source}: {states}"
+        transitions += len(states) - 1
+    print(f"\n{result['polls']} polls of {len(changed)} changing files, {transitions} transitions")
+    assert result["polls"] > 50
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="qa/store.py delete_files: a removed file's chunks are deleted in batches in no "
+    "particular order; a crash after the batch holding chunk 0 leaves the rest orphaned "
+    "(store.files() lists sources by chunk 0, so no later sync removes them)",
+)
+def test_crash_between_delete_batches_leaves_no_orphans(
+    tmp_corpus: Path, make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process: the first delete call of a sync removes only chunk 0, then the sync dies."""
+    embedder = HashingEmbedder()
+    long_text = " ".join(f"Sentence {i} about the ferry and the harbour cranes." for i in range(60))
+    (tmp_corpus / "long.txt").write_text(long_text, encoding="utf-8")
+    store: ChunkStore = make_store(tmp_corpus, embedder)
+    sync_corpus(tmp_corpus, store, embedder, chunker())
+    first = next(c.id for c in store.chunks() if c.source == "long.txt" and c.index == 0)
+    assert len(store.ids_of("long.txt")) > 3
+    (tmp_corpus / "long.txt").unlink()
+
+    class Killed(Exception):
+        pass
+
+    real_delete = store.collection.delete
+
+    def delete(ids: list[str] | None = None, **kwargs: object) -> None:
+        real_delete(ids=[first])  # the batch that held chunk 0 made it to disk ...
+        raise Killed  # ... and the process died before the next one
+
+    monkeypatch.setattr(store.collection, "delete", delete)
+    with pytest.raises(Killed):
+        sync_corpus(tmp_corpus, store, embedder, chunker())
+    monkeypatch.undo()
+    sync_corpus(tmp_corpus, store, embedder, chunker())
+    assert store.ids_of("long.txt") == []
