@@ -9,14 +9,17 @@ extractive answerer and the default ONNX embedder). Baselines of the same run, i
 with the measured runs: ``python -c pass`` and ``python -c "import qa"`` for ``qa ask``;
 ``python -c "import gradio"`` for ``qa serve``. One more ``qa ask`` under ``python -X
 importtime`` gives the import cost by package and proves which heavy modules (torch,
-sentence-transformers, gradio, transformers) the ``qa ask`` path never loads. Target: median
-cold ``qa ask`` ≤ 2.5 s.
+sentence-transformers, gradio, transformers) the ``qa ask`` path never loads; a worker (this
+script with ``--worker``) times the same steps in-process through the public API. Target:
+median cold ``qa ask`` ≤ 2.5 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
+import importlib
 import json
 import os
 import re
@@ -30,7 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, RESULTS, ROOT, report, table
+from common import CACHE, RESULTS, ROOT, report, table, timed
 from subproc import clean_env, qa_command, run_timed, summary
 
 QUESTION = "How long did the previous humanitarian pause last?"
@@ -62,23 +65,27 @@ def _same_tree(a: Path, b: Path) -> bool:
 
 
 def importtime(stderr: str) -> dict[str, Any]:
-    """Import cost by top package (self times summed) and who first pulled each one in."""
+    """Import cost by top package (self times summed), who first pulled each one in, and the
+    direct imports (by ``qa``'s code or at run time, not by another import) by cumulative time.
+    """
     rows = [
-        (int(m[1]) / 1e6, len(m[3]) // 2, m[4])
+        (int(m[1]) / 1e6, int(m[2]) / 1e6, len(m[3]) // 2, m[4])
         for m in map(_IMPORT.match, stderr.splitlines())
         if m
     ]
     by_pkg: dict[str, float] = {}
     first: dict[str, int] = {}
-    for i, (self_s, _, name) in enumerate(rows):
+    for i, (self_s, _, _, name) in enumerate(rows):
         pkg = name.split(".")[0]
         by_pkg[pkg] = by_pkg.get(pkg, 0.0) + self_s
         first.setdefault(pkg, i)
 
     def chain(i: int) -> list[str]:
         """The importers of row ``i``, innermost first (children print before parents)."""
-        out, depth = [], rows[i][1]
-        for _, d, name in rows[i + 1 :]:
+        out, depth = [], rows[i][2]
+        for _, _, d, name in rows[i + 1 :]:
+            if depth == 0:
+                break
             if d < depth:
                 out.append(name)
                 depth = d
@@ -89,27 +96,43 @@ def importtime(stderr: str) -> dict[str, Any]:
     for pkg, seconds in top:
         via = [n for n in chain(first[pkg]) if n.split(".")[0] != pkg]
         packages.append({"package": pkg, "self_s": round(seconds, 4), "first_imported_by": via})
-    names = {name for _, _, name in rows}
+    direct = sorted((r for r in rows if r[2] == 0), key=lambda r: -r[1])[:10]
+    names = {r[3] for r in rows}
     loaded = {h: any(n == h or n.startswith(h + ".") for n in names) for h in HEAVY}
     return {
         "total_import_s": round(sum(r[0] for r in rows), 4),
         "modules": len(rows),
         "packages": packages,
+        "direct_imports": [{"module": r[3], "cumulative_s": round(r[1], 4)} for r in direct],
         "heavy_loaded": loaded,
         "onnxruntime_loaded": "onnxruntime" in names,
         "note": "python -X importtime inflates every figure; compare packages with each other",
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def worker(store: Path, folder: Path, question: str) -> None:
+    """The steps of ``qa ask --json`` through the public API, timed one by one; prints JSON."""
+    steps: dict[str, float] = {}
+    mods = ("qa.cli", "qa.evals.command", "qa.assistant")  # what the CLI imports first
+    steps["import_s"] = timed(lambda: [importlib.import_module(m) for m in mods])[0]
+    import qa
+
+    steps["construct_s"], assistant = timed(
+        lambda: qa.Assistant(qa.Settings(store=store, corpus=folder))
+    )
+    steps["sync_s"] = timed(assistant.sync)[0]
+    steps["first_retrieve_s"] = timed(lambda: assistant.retrieve(question))[0]
+    steps["answer_s"], answer = timed(lambda: assistant.ask(question))
+    json.dumps(answer.to_dict())
+    heavy = [m for m in sys.modules if m.split(".")[0] in HEAVY]
+    print(json.dumps({**steps, "total_s": sum(steps.values()), "heavy_modules": heavy}))
 
 
 def serve_once(base: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> float:
     """Seconds from spawning ``qa serve`` until GET / answers 200; the server is then stopped."""
-    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}/"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     log = cwd / "serve.log"
@@ -141,14 +164,11 @@ def serve_once(base: list[str], cwd: Path, env: dict[str, str], timeout: float =
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop the server's process group (it was started in its own session)."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(wait)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            if proc.poll() is None:
+                os.killpg(proc.pid, sig)
+                proc.wait(15)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,8 +181,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ask = [*qa_cmd, "ask", "--json", "--folder", str(cache / "seeds"), QUESTION]
     py = sys.executable
     m: dict[str, list[float]] = {"python": [], "import_qa": [], "ask": []}
+    steps: dict[str, list[float]] = {}
     problems = []
+    me = [py, __file__, "--worker", "--cache", str(cache)]
     for _ in range(runs):
+        got = json.loads(run_timed(me, cwd=cache, env=env)[1].stdout.splitlines()[-1])
+        if got.pop("heavy_modules"):
+            problems.append("heavy modules loaded by the in-process qa ask steps")
+        for key, value in got.items():
+            steps.setdefault(key, []).append(value)
         m["python"].append(run_timed([py, "-c", "pass"], cwd=cache, env=env)[0])
         m["import_qa"].append(run_timed([py, "-c", "import qa"], cwd=cache, env=env)[0])
         seconds, done = run_timed(ask, cwd=cache, env=env)
@@ -182,6 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             serve_once([*qa_cmd, "serve", "--folder", str(cache / "seeds")], cache, env)
         )
     s = {k: summary(v) for k, v in m.items()}
+    s |= {f"ask_step_{k}": summary(v) for k, v in steps.items()}
     med = {k: v["median"] for k, v in s.items()}
     return {
         "smoke": args.smoke,
@@ -193,6 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ask_over_python": med["ask"] / med["python"],
             "ask_over_import_qa": med["ask"] / med["import_qa"],
             "ask_minus_import_qa_s": med["ask"] - med["import_qa"],
+            "ask_minus_in_process_steps_s": med["ask"] - med["ask_step_total_s"],
             "serve_over_import_gradio": med["serve"] / med["import_gradio"],
             "serve_minus_import_gradio_s": med["serve"] - med["import_gradio"],
         },
@@ -221,6 +250,11 @@ def render(res: dict[str, Any]) -> str:
             "ask",
             f"≤ {TARGET_ASK_S} s: {met}; {s['ask']['median'] / iq:.1f}× import qa",
         ),
+        *(
+            row(f"  in-process step: {k.removeprefix('ask_step_')}", k)
+            for k in s
+            if k.startswith("ask_step_")
+        ),
         row('python -c "import gradio"', "import_gradio"),
         row(
             "qa serve until GET / = 200",
@@ -231,7 +265,7 @@ def render(res: dict[str, Any]) -> str:
     header = ["measure", "runs", "median s", "min s", "max s", "× python start", "note"]
     imp = res["ask_imports"]
     pk = [
-        [p["package"], p["self_s"], " ← ".join(p["first_imported_by"][:4]) or "(top level)"]
+        [p["package"], p["self_s"], " ← ".join(p["first_imported_by"][:4]) or "(direct)"]
         for p in imp["packages"]
     ]
     heavy = ", ".join(
@@ -240,6 +274,10 @@ def render(res: dict[str, Any]) -> str:
     text = "## Cold start\n\n" + table(header, rows)
     text += f"\n\n### `qa ask` imports (-X importtime, total {imp['total_import_s']:.2f} s, "
     text += f"{imp['modules']} modules)\n\n" + table(["package", "self s", "first imported by"], pk)
+    direct = ", ".join(
+        f"{d['module']} {d['cumulative_s']:.2f} s" for d in imp["direct_imports"][:6]
+    )
+    text += f"\n\nDirect imports (cumulative): {direct}"
     text += f"\n\nOn the `qa ask` path — {heavy}; onnxruntime: "
     text += "loaded" if imp["onnxruntime_loaded"] else "not loaded"
     return text + ("" if res["valid"] else "\n\nINVALID: " + "; ".join(res["problems"]))
@@ -252,7 +290,11 @@ def main() -> int:
     p.add_argument("--runs", type=int, help="qa ask runs (default 7; smoke 1)")
     p.add_argument("--serve-runs", type=int, help="qa serve runs (default 3; smoke 1)")
     p.add_argument("--cache", type=Path, help="cache folder (default bench/.cache/cold)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        worker(args.cache / "store", args.cache / "seeds", QUESTION)
+        return 0
     res = run(args)
     report("cold", res, render(res), out=args.out)
     return 0 if res["valid"] else 1

@@ -38,11 +38,13 @@ class Assistant:
         if not self.settings.chroma_url:
             ensure_sound(self.settings.store)  # headers only: a damaged HNSW file can segfault
         client = open_client(self.settings.store, self.settings.chroma_url)
+        name = collection_name(self.corpus, self.embedder.name)
         self.store = ChunkStore(
             client,
-            collection_name(self.corpus, self.embedder.name),
+            name,
             embedder_name=self.embedder.name,
             dim=self.embedder.dim,
+            manifest=self.settings.store / "manifests" / f"{name}.sqlite",
         )
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(self.embedder, TermStats([]), chunk_vectors=self._chunk_vectors)

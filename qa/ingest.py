@@ -72,12 +72,16 @@ def scan_corpus(root: Path) -> tuple[list[CorpusFile], list[Skipped]]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder):
         here = Path(dirpath)
+        # Sources built as strings: pathlib's relative_to costs more than the walk itself.
+        prefix = "" if dirpath == str(root) else os.path.relpath(dirpath, root) + "/"
+        if os.sep != "/":  # pragma: no cover - POSIX here; kept correct elsewhere
+            prefix = prefix.replace(os.sep, "/")
         kept_dirs = []
         for d in sorted(dirnames):
             if d.startswith("."):
                 continue
-            source = _relative(here / d, root)
-            if (here / d).is_symlink():
+            source = prefix + d
+            if os.path.islink(os.path.join(dirpath, d)):
                 skipped.append(Skipped(_shown(source), "symlinked folder not followed"))
             elif not _encodable(d):
                 skipped.append(Skipped(_shown(source), "folder name is not valid UTF-8"))
@@ -88,7 +92,7 @@ def scan_corpus(root: Path) -> tuple[list[CorpusFile], list[Skipped]]:
             if name.startswith("."):
                 continue
             path = here / name
-            source = _relative(path, root)
+            source = prefix + name
             found = _inspect(path, root)
             if isinstance(found, str):
                 skipped.append(Skipped(_shown(source), found))
@@ -123,17 +127,21 @@ def _inspect(path: Path, root: Path) -> tuple[Path, os.stat_result] | str:
     if path.suffix.lower() not in TEXT_EXTENSIONS:
         return f"unsupported file type {_shown(path.suffix) or '(none)'!r}"
     target = path
-    if path.is_symlink():
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"cannot stat: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError):
             return "broken or looping symlink"
         if not target.is_relative_to(root):
             return "symlink points outside the corpus"
-    try:
-        st = target.stat()
-    except OSError as exc:
-        return f"cannot stat: {exc.strerror or exc}"
+        try:
+            st = target.stat()
+        except OSError as exc:
+            return f"cannot stat: {exc.strerror or exc}"
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
     if st.st_size > MAX_FILE_BYTES:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from qa.manifest import Manifest
 from qa.schema import Chunk
 
 _BATCH = 1000
+_PAGE = 5000  # records per collection.get page
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,15 @@ def open_client(store_dir: Path, chroma_url: str | None) -> Any:
 class ChunkStore:
     """The chunks of one corpus embedded by one model, in one Chroma collection."""
 
-    def __init__(self, client: Any, name: str, *, embedder_name: str, dim: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        *,
+        embedder_name: str,
+        dim: int,
+        manifest: Path | None = None,
+    ) -> None:
         self.name = name
         self.embedder_name = embedder_name
         self.collection = client.get_or_create_collection(
@@ -80,6 +90,9 @@ class ChunkStore:
                 f"collection {name!r} holds vectors of {stored!r}, not {embedder_name!r}"
             )
         self._vector_store: Any = None
+        self.manifest = (
+            Manifest(manifest, key=str(self.collection.id)) if manifest is not None else None
+        )
 
     @property
     def vector_store(self) -> Any:
@@ -96,10 +109,21 @@ class ChunkStore:
         return int(self.collection.count())
 
     def files(self) -> dict[str, FileState]:
-        """Indexed files by source path."""
-        got = self.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        """Indexed files by source path (from the manifest when it is current)."""
+        if self.manifest is None:
+            return self._files_in_chroma()
+        count = self.count()
+        states = self.manifest.load(count)
+        if states is None:
+            states = self._files_in_chroma()
+            self.manifest.replace(states.values(), count)
+        return states
+
+    def _files_in_chroma(self) -> dict[str, FileState]:
+        """Indexed files as recorded on each file's first chunk in Chroma."""
+        got = self._get_all(where={"chunk_index": 0}, include=["metadatas"])
         states = {}
-        for meta in got["metadatas"] or []:
+        for meta in got["metadatas"]:
             state = FileState(
                 source=str(meta["source"]),
                 file_hash=str(meta["file_hash"]),
@@ -134,6 +158,7 @@ class ChunkStore:
         items = [item for item in items if item[1]]
         if not items:
             return
+        before = self.count()
         old_ids = self._ids_by_source([state.source for state, _, _ in items])
         nodes = []
         for state, chunks, vectors in items:
@@ -182,21 +207,33 @@ class ChunkStore:
                 for state, chunks, _ in items
             ],
         )
+        written = [replace(state, chunks=len(chunks)) for state, chunks, _ in items]
+        self._record(written, [], before)
+
+    def _record(self, states: Sequence[FileState], removed: Sequence[str], before: int) -> None:
+        """Bring the manifest up to date after successful Chroma writes."""
+        if self.manifest is not None:
+            self.manifest.update(states, removed, before=before, after=self.count())
 
     def _ids_by_source(self, sources: Sequence[str]) -> dict[str, set[str]]:
         """Ids of the stored chunks of each of ``sources``."""
-        out: dict[str, set[str]] = {}
+        return {source: set(found) for source, found in self._chunk_indexes(sources).items()}
+
+    def _chunk_indexes(self, sources: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each of ``sources``: its stored chunk ids and their positions in the file."""
+        out: dict[str, dict[str, int]] = {}
         for batch in _batches(list(sources), 500):
             where: Any = {"source": {"$in": list(batch)}}
-            got = self.collection.get(where=where, include=["metadatas"])
-            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out.setdefault(str(meta["source"]), set()).add(cid)
+            got = self._get_all(where=where, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                out.setdefault(str(meta["source"]), {})[cid] = int(meta["chunk_index"])
         return out
 
     def touch_files(self, states: Sequence[FileState]) -> None:
         """Record new sizes/mtimes for files whose content did not change."""
         if not states:
             return
+        before = self.count()
         by_source = {s.source: s for s in states}
         ids, metas = [], []
         for batch in _batches(list(by_source), 500):
@@ -208,6 +245,7 @@ class ChunkStore:
                 metas.append({"qa_size": state.size, "qa_mtime_ns": state.mtime_ns})
         for at in range(0, len(ids), _BATCH):
             self.collection.update(ids=ids[at : at + _BATCH], metadatas=metas[at : at + _BATCH])
+        self._record(states, [], before)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
@@ -216,8 +254,17 @@ class ChunkStore:
 
     def delete_files(self, sources: Sequence[str]) -> int:
         """Remove every chunk of the given files; returns how many chunks were removed."""
-        ids = [cid for found in self._ids_by_source(sources).values() for cid in found]
+        if not sources:
+            return 0
+        before = self.count()
+        # First chunks last: a file is known by its first chunk, so a delete killed midway
+        # leaves it visible, and the next sync deletes the rest (never orphans).
+        found = [
+            item for chunks in self._chunk_indexes(sources).values() for item in chunks.items()
+        ]
+        ids = [cid for cid, _ in sorted(found, key=lambda item: item[1] == 0)]
         self.delete_ids(ids)
+        self._record([], sources, before)
         return len(ids)
 
     def delete_file(self, source: str) -> int:
@@ -232,10 +279,10 @@ class ChunkStore:
         """Every stored chunk in (source, index) order and, row for row, its vector
         (float16, to halve the memory; a zero-row array when ``vectors`` is false)."""
         include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
-        got = self.collection.get(include=include)
+        got = self._get_all(include=include)
         rows = []
         for at, (cid, doc, meta) in enumerate(
-            zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ):
             chunk = Chunk(
                 id=cid,
@@ -254,6 +301,25 @@ class ChunkStore:
             return chunks, np.zeros((0, 0), dtype=np.float16)
         stored = np.asarray(got["embeddings"], dtype=np.float16)
         return chunks, stored[[at for _, at in rows]]
+
+    def _get_all(self, *, include: list[str], where: Any = None) -> dict[str, list[Any]]:
+        """``collection.get`` in pages (one call for 100k records exceeds SQLite's limits)."""
+        out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        offset = 0
+        while True:
+            page = self.collection.get(
+                include=include,
+                where=where,
+                limit=_PAGE,
+                offset=offset,
+            )
+            for key in out:
+                values = page.get(key)
+                if values is not None:
+                    out[key].extend(values)
+            if len(page["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id."""

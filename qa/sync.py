@@ -85,7 +85,7 @@ def sync_corpus(
             continue
         state = FileState(f.source, file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
         if known and (known.file_hash, known.chunker) == (file_hash, chunker.fingerprint):
-            touched.append(state)
+            touched.append(replace(state, chunks=known.chunks))
             report.unchanged.append(f.source)
             continue
         chunks = [with_sentences(c) for c in chunker.chunk(f.source, text, file_hash)]

@@ -39,8 +39,14 @@ def fold(text: str) -> str:
     """Lower-case and strip accents: 'Alep' and 'alep', 'État' and 'etat' compare equal."""
     if text.isascii():  # nothing to strip (and the common case: 10× faster)
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _combining_marks().sub("", unicodedata.normalize("NFKD", text.casefold()))
+
+
+@cache
+def _combining_marks() -> re.Pattern[str]:
+    """A character class of the Basic Multilingual Plane's combining marks (built once)."""
+    marks = "".join(chr(c) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c)))
+    return re.compile(f"[{re.escape(marks)}]")
 
 
 @cache
@@ -104,9 +110,18 @@ class TermStats:
     def __init__(self, documents: Iterable[str]) -> None:
         self.df: Counter[str] = Counter()
         self.n = 0
+        batch: list[str] = []
         for doc in documents:
+            batch.append(doc)
+            if len(batch) == 1000:
+                self._count(batch)
+        self._count(batch)
+
+    def _count(self, batch: list[str]) -> None:
+        for found in terms_of(batch):
             self.n += 1
-            self.df.update(set(terms(doc)))
+            self.df.update(set(found))
+        batch.clear()
 
     def idf(self, term: str) -> float:
         """BM25-style inverse document frequency, always positive."""

@@ -146,13 +146,16 @@ def make_store(tmp_path: Path) -> Iterator[MakeStore]:
     clients: list[Any] = []
 
     def make(corpus: Path, embedder: Embedder, store_dir: Path | None = None) -> ChunkStore:
-        client = open_client(store_dir or tmp_path / "store", None)
+        folder = store_dir or tmp_path / "store"
+        client = open_client(folder, None)
         clients.append(client)
+        name = collection_name(corpus, embedder.name)
         return ChunkStore(
             client,
-            collection_name(corpus, embedder.name),
+            name,
             embedder_name=embedder.name,
             dim=embedder.dim,
+            manifest=folder / "manifests" / f"{name}.sqlite",
         )
 
     yield make

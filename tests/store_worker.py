@@ -4,12 +4,15 @@
 on stdout. Commands:
 
 - ``sync``: ``Assistant.sync`` (so the writer lock is taken) with a hashing embedder that
-  sleeps ``--delay`` seconds per batch, printing ``SYNCING`` once the first batch is embedded,
-  and ``--slow-writes`` seconds before each Chroma write;
+  prints ``SYNCING`` once the first batch is embedded, then waits for ``--hold-until`` to
+  exist (if given) and sleeps ``--delay`` s per batch; ``--slow-writes`` s pass before each
+  Chroma write;
 - ``query``: open the store without syncing, retrieve ``--question``, and list stored ids;
 - ``watch``: poll the chunks of ``--sources`` until ``--stop-file`` exists (at most
   ``--seconds``) and list every distinct set of ids seen per source (a reader beside a writer);
-- ``recover``: reopen after a crash, list what is stored, query, then sync and list again.
+- ``recover``: reopen after a crash, list what is stored, query, then sync and list again;
+- ``session``: ``recover``, then wait for ``go`` on stdin and run a slow ``sync`` (the crash test
+  kills it: one process per run).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +55,7 @@ class SlowHashing(HashingEmbedder):
         super().__init__(DIM)
         self.delay = delay
         self.announce = announce
+        self.hold: Path | None = None  # after the first batch, wait until this file exists
         self.calls = 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -58,16 +64,15 @@ class SlowHashing(HashingEmbedder):
             self.calls += 1
             if self.calls == 1 and self.announce:
                 print("SYNCING", flush=True)
+            deadline = time.monotonic() + 120
+            while self.hold and not self.hold.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
             time.sleep(self.delay)
         return out
 
 
-def assistant(corpus: Path, store: Path, delay: float = 0.0, slow_writes: float = 0.0) -> Assistant:
-    """An assistant with the test chunking and the (slow) hashing embedder.
-
-    ``slow_writes`` seconds pass before each Chroma write (add, delete, update), as on a slow
-    disk: a kill then often lands between the writes that replace a file.
-    """
+def assistant(corpus: Path, store: Path) -> Assistant:
+    """An assistant with the test chunking and the hashing embedder (no delay yet)."""
     settings = Settings(
         corpus=corpus,
         store=store,
@@ -76,15 +81,23 @@ def assistant(corpus: Path, store: Path, delay: float = 0.0, slow_writes: float 
         chunk_size=CHUNK_SIZE,
         chunk_overlap=CHUNK_OVERLAP,
     )
-    a = Assistant(settings, embedder=SlowHashing(delay, announce=delay > 0))
+    return Assistant(settings, embedder=SlowHashing(0.0))
+
+
+def slow_down(a: Assistant, delay: float, slow_writes: float) -> None:
+    """``delay`` seconds per embedded batch (announced by ``SYNCING``); ``slow_writes`` seconds
+    before each Chroma write (add, delete, update), as on a slow disk, so that a kill often
+    lands between the writes that replace a file. Then the splitter is loaded, and ``READY``.
+    """
+    assert isinstance(a.embedder, SlowHashing)
+    a.embedder.delay = delay
+    a.embedder.announce = delay > 0 or a.embedder.hold is not None
     if slow_writes:
         for name in ("add", "delete", "update"):
-            setattr(
-                a.store.collection,
-                name,
-                _after_pause(getattr(a.store.collection, name), slow_writes),
-            )
-    return a
+            write = getattr(a.store.collection, name)
+            setattr(a.store.collection, name, _after_pause(write, slow_writes))
+    a.chunker.chunk("warm-up", "Loads the sentence tokenizer before READY. " * 40, "-")
+    print("READY", flush=True)
 
 
 def _after_pause(write: Any, seconds: float) -> Any:
@@ -105,10 +118,8 @@ def stored(a: Assistant) -> dict[str, Any]:
 
 
 def ask(a: Assistant, question: str) -> list[str]:
-    """Ids of the chunks a dense query for ``question`` finds (Chroma's vector search)."""
-    vector = a.embedder.embed([question])[0]
-    got = a.store.collection.query(query_embeddings=[vector.tolist()], n_results=5, include=[])
-    return list(got["ids"][0])
+    """Ids of the chunks hybrid retrieval (dense + BM25 over every stored chunk) finds."""
+    return [p.chunk.id for p in a.retrieve(question)]
 
 
 WORDS = ["river", "ferry", "storm", "harbour", "crane", "convoy", "bridge", "tide", "wind", "cargo"]
@@ -132,45 +143,100 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
-def spawn(command: str, corpus: Path, store: Path, *options: str) -> subprocess.Popen[str]:
-    """Start this worker in a child process (stdout piped, line-buffered text)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.store_worker", command, str(corpus), str(store), *options],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
+class Child:
+    """A child process whose output threads read, so that waiting for a line is time-bounded."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            list(args),
+            cwd=ROOT,
+            env=env or child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.pid = self.proc.pid
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._err: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read_out, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        self._err.extend(self.proc.stderr)
+
+    def expect(self, marker: str, timeout: float = 60) -> str:
+        """The next output line starting with ``marker`` (lines before it are dropped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no {marker!r} from the child within {timeout} s") from None
+            if line is None:
+                self.finish(10)
+                raise AssertionError(f"child exited before {marker!r}: {self.stderr[-3000:]}")
+            if line.startswith(marker):
+                return line
+
+    def send(self, line: str) -> None:
+        """Write one line to the child's stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+    def finish(self, timeout: float = 120) -> int:
+        """Wait for the exit (killing the child after ``timeout`` s); its exit status."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        for t in self._threads:
+            t.join(10)
+        return self.proc.returncode
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err)
+
+    def result(self, timeout: float = 120) -> Any:
+        """The JSON result line, once the child has run to its end."""
+        line = self.expect("{", timeout)
+        code = self.finish(timeout)
+        assert code == 0, self.stderr[-3000:]
+        return json.loads(line)
+
+
+def spawn(command: str, corpus: Path, store: Path, *options: str) -> Child:
+    """Start this worker in a child process."""
+    args = [sys.executable, "-m", "tests.store_worker", command, str(corpus), str(store)]
+    return Child([*args, *options])
 
 
 def run(command: str, corpus: Path, store: Path, *options: str, timeout: float = 120) -> Any:
     """Run this worker to the end; its JSON result."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.store_worker", command, str(corpus), str(store), *options],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 60) -> None:
-    """Read the child's stdout until ``marker``; fail if it exits or takes too long first."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.strip() == marker:
-            return
-        if not line and proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise AssertionError(f"worker exited before {marker}: {err[-3000:]}")
-    raise AssertionError(f"no {marker} from the worker within {timeout} s")
+    return spawn(command, corpus, store, *options).result(timeout)
 
 
 def qa_cli(
@@ -180,16 +246,45 @@ def qa_cli(
     return subprocess.run(
         [sys.executable, "-m", "qa.cli", *args],
         cwd=cwd,
-        env=child_env(**CLI_ENV, **env),
+        env=child_env(**{**CLI_ENV, **env}),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
+def recover(a: Assistant, question: str) -> dict[str, Any]:
+    """What is stored right after opening, a query, the sync to the end, and what is stored then."""
+    before = stored(a)
+    passages = ask(a, question)
+    report = a.sync().to_dict()
+    return {"before": before, "passages": passages, "report": report, "after": stored(a)}
+
+
+def watch(a: Assistant, sources: list[str], seconds: float, stop: Path | None) -> dict[str, Any]:
+    """Poll the chunks of ``sources``; every distinct id set seen per source, in order."""
+    seen: dict[str, list[list[str]]] = {s: [] for s in sources}
+    polls = 0
+    print("WATCHING", flush=True)
+    deadline = time.monotonic() + seconds
+    last = False
+    while not last:
+        last = time.monotonic() > deadline or bool(stop and stop.exists())
+        where: Any = {"source": {"$in": sources}}
+        got = a.store.collection.get(where=where, include=["metadatas"])
+        now: dict[str, set[str]] = {s: set() for s in sources}
+        for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            now[str(meta["source"])].add(cid)
+        for source, ids in now.items():
+            if not seen[source] or set(seen[source][-1]) != ids:
+                seen[source].append(sorted(ids))
+        polls += 1
+    return {"polls": polls, "seen": seen}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["sync", "query", "watch", "recover"])
+    parser.add_argument("command", choices=["sync", "query", "watch", "recover", "session"])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("store", type=Path)
     parser.add_argument("--delay", type=float, default=0.0)
@@ -198,41 +293,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="*", default=[])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--stop-file", type=Path)
+    parser.add_argument(
+        "--hold-until", type=Path, help="sync: pause after one batch until it exists"
+    )
     args = parser.parse_args(argv)
-    out: dict[str, Any] = {}
+    a = assistant(args.corpus, args.store)
+    out: dict[str, Any]
     if args.command == "sync":
-        a = assistant(args.corpus, args.store, args.delay, args.slow_writes)
-        a.chunker.chunk("warm-up", "Loads the sentence tokenizer before READY. " * 40, "-")
-        print("READY", flush=True)
+        assert isinstance(a.embedder, SlowHashing)
+        a.embedder.hold = args.hold_until
+        slow_down(a, args.delay, args.slow_writes)
         out = a.sync().to_dict()
     elif args.command == "query":
-        a = assistant(args.corpus, args.store)
         out = {"passages": ask(a, args.question), **stored(a)}
     elif args.command == "watch":
-        a = assistant(args.corpus, args.store)
-        seen: dict[str, list[list[str]]] = {s: [] for s in args.sources}
-        polls = 0
-        print("WATCHING", flush=True)
-        deadline = time.monotonic() + args.seconds
-        last = False
-        while not last:
-            last = time.monotonic() > deadline or bool(args.stop_file and args.stop_file.exists())
-            where: Any = {"source": {"$in": args.sources}}
-            got = a.store.collection.get(where=where, include=["metadatas"])
-            now: dict[str, set[str]] = {s: set() for s in args.sources}
-            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                now[str(meta["source"])].add(cid)
-            for source, ids in now.items():
-                if not seen[source] or set(seen[source][-1]) != ids:
-                    seen[source].append(sorted(ids))
-            polls += 1
-        out = {"polls": polls, "seen": seen}
+        out = watch(a, args.sources, args.seconds, args.stop_file)
     elif args.command == "recover":
-        a = assistant(args.corpus, args.store)
-        before = stored(a)
-        passages = ask(a, args.question)
-        report = a.sync().to_dict()
-        out = {"before": before, "passages": passages, "report": report, "after": stored(a)}
+        out = recover(a, args.question)
+    else:  # session: recover, then on "go" from stdin a slow sync (to be killed)
+        print(json.dumps(recover(a, args.question)), flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return 0
+        slow_down(a, args.delay, args.slow_writes)
+        out = a.sync().to_dict()
     print(json.dumps(out), flush=True)
     return 0
 

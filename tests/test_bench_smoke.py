@@ -29,6 +29,7 @@ SECONDS: dict[str, set[str]] = {
         "noop_cli_s",
         "edit_sync_s",
         "edit_cli_s",
+        "warm_edit_sync_s",
     },
     "cold": {"python", "import_qa", "ask", "import_gradio", "serve"},
 }
@@ -65,3 +66,35 @@ def test_bench_smoke_writes_its_json(name: str, tmp_path: Path) -> None:
     if name == "llm":
         assert {"burst", "paced"} == result["phases"].keys()
         assert all(phase.keys() >= PHASE for phase in result["phases"].values())
+
+
+SMOKE_KEYS: dict[str, set[str]] = {
+    "ingest": {
+        "raw_sentence_transformers",
+        "qa_onnx_fp32",
+        "qa_onnx_int8",
+        "stock_llama_index",
+        "ratio_fp32_vs_raw",
+        "ratio_int8_vs_raw",
+        "hit_at_5",
+    },
+    "query": {"pool_sentences", "scales"},
+    "evidence": {"questions", "modes", "p50_speedup"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE_KEYS))
+def test_measurement_bench_smoke(name: str, tmp_path: Path) -> None:
+    """ingest, query and evidence: same code path on tiny inputs; JSON with its baselines."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "|---|" in done.stdout
+    result = json.loads((tmp_path / f"{name}-smoke.json").read_text(encoding="utf-8"))
+    assert SMOKE_KEYS[name] <= result.keys()
+    assert result["machine"]["cpus"] >= 1

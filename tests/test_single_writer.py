@@ -27,16 +27,11 @@ with writer_lock(Path(sys.argv[1])):
 """
 
 
-def hold_lock(store: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(store), str(seconds)],
-        cwd=worker.ROOT,
-        env=worker.child_env(),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    worker.wait_for_line(proc, "HELD")
-    return proc
+def hold_lock(store: Path, seconds: float) -> worker.Child:
+    """A child process that holds the store's writer lock for ``seconds``."""
+    child = worker.Child([sys.executable, "-c", HOLD, str(store), str(seconds)])
+    child.expect("HELD")
+    return child
 
 
 def cli_process(args: list[str], cwd: Path) -> subprocess.Popen[str]:
@@ -44,6 +39,7 @@ def cli_process(args: list[str], cwd: Path) -> subprocess.Popen[str]:
         [sys.executable, "-m", "qa.cli", *args],
         cwd=cwd,
         env=worker.child_env(**worker.CLI_ENV),
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -54,11 +50,12 @@ def test_second_writer_is_refused_while_a_sync_runs_and_readers_answer(tmp_path:
     corpus, store = tmp_path / "corpus", tmp_path / "store"
     worker.write_corpus(corpus, files=4, sentences=30)
     assert worker.qa_cli(["--store", str(store), "index", str(corpus)], tmp_path).returncode == 0
-    # Now a slow sync of more files: about 10 s of embedding, holding the lock throughout.
-    worker.write_corpus(corpus / "more", files=30, sentences=30, seed=8)
-    writer = worker.spawn("sync", corpus, store, "--delay", "1.0")
+    # Now a sync of more files that pauses after its first batch, holding the lock.
+    worker.write_corpus(corpus / "more", files=12, sentences=30, seed=8)
+    go_on = tmp_path / "go-on"
+    writer = worker.spawn("sync", corpus, store, "--hold-until", str(go_on))
     try:
-        worker.wait_for_line(writer, "SYNCING")
+        writer.expect("SYNCING")
         # While it runs: a second writer, and two readers (`qa ask` syncs first: it skips that).
         second = cli_process(["--store", str(store), "index", str(corpus)], tmp_path)
         ask = cli_process(
@@ -68,11 +65,11 @@ def test_second_writer_is_refused_while_a_sync_runs_and_readers_answer(tmp_path:
         reader = worker.run("query", corpus, store)
         second_out, second_err = second.communicate(timeout=120)
         ask_out, ask_err = ask.communicate(timeout=120)
-        assert writer.poll() is None, "the writer must still be running"
+        assert writer.alive(), "the writer must still be running"
     finally:
-        out, err = writer.communicate(timeout=120)
-    assert writer.returncode == 0, err[-3000:]
-    assert len(json.loads(out.strip().splitlines()[-1])["added"]) == 30
+        go_on.touch()
+        report = writer.result()
+    assert len(report["added"]) == 12
 
     assert second.returncode == 3, second_err
     message = second_err.strip()
@@ -110,14 +107,14 @@ def test_refusal_names_the_holder_and_touches_nothing(tmp_path: Path) -> None:
             pass  # pragma: no cover - never reached
     finally:
         holder.kill()
-        holder.wait()
+        holder.finish()
 
 
 def test_lock_of_a_killed_holder_is_free_at_once(tmp_path: Path) -> None:
     store = tmp_path / "store"
     holder = hold_lock(store, 60)
     os.kill(holder.pid, signal.SIGKILL)
-    holder.wait()
+    holder.finish()
     assert str(holder.pid) in (store / LOCK_NAME).read_text()  # the stale file is still there
     start = time.monotonic()
     with writer_lock(store):
@@ -166,5 +163,5 @@ def test_assistant_sync_is_refused_while_another_process_writes(
         assert a.store.count() == 0
     finally:
         holder.kill()
-        holder.wait()
+        holder.finish()
     assert a.sync().added  # free again

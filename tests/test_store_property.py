@@ -2,7 +2,10 @@
 
 Rules add, edit, delete and rename files, sync, and reopen the store (a new Chroma client on
 the same folder). After every sync the stored chunks must be exactly the chunks the files on
-disk produce, with offsets that slice the files, and the report must say what changed.
+disk produce, with no duplicate ids and with offsets that slice the files, and the report must
+say what changed. A sync may also crash after any number of Chroma writes (the process dies:
+the store is reopened): a reader then sees every file whole, its old chunks, its new ones or
+both, and the next sync repairs everything.
 
 Every write gets a fresh, strictly increasing mtime: sync detects changes by (size, mtime) and
 two writes of the same size within one file-system timestamp tick are out of scope here.
@@ -17,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from hypothesis import HealthCheck, event, settings
@@ -51,7 +54,16 @@ class CountingEmbedder:
         return embedder().embed(texts)
 
 
-NAMES = ["a.txt", "b.md", "c.markdown", "sub/d.txt", "sub/deeper/e.md", "sub/f.text"]
+NAMES = [
+    "a.txt",
+    "b.md",
+    "c.markdown",
+    "sub/d.txt",
+    "sub/deeper/e.md",
+    "sub/f.text",
+    "odd name é.txt",
+    "-dash.md",
+]
 SENTENCES = [
     "The river rose two metres overnight.",
     "Ferries stopped at noon.",
@@ -72,6 +84,43 @@ contents = st.one_of(
 )
 
 
+class Crash(Exception):
+    """The sync's process died."""
+
+
+class CrashAfter:
+    """Makes a store raise ``Crash`` instead of its (n+1)-th write: to Chroma or the manifest."""
+
+    WRITES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "collection": ("add", "upsert", "update", "delete"),
+        "manifest": ("update", "replace"),
+    }
+
+    def __init__(self, store: ChunkStore, writes: int) -> None:
+        self.patched = [
+            (target, name)
+            for kind, names in self.WRITES.items()
+            if (target := getattr(store, kind)) is not None
+            for name in names
+        ]
+        self.left = writes
+        for target, name in self.patched:
+            setattr(target, name, self._wrap(getattr(target, name)))
+
+    def _wrap(self, write: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.left <= 0:
+                raise Crash
+            self.left -= 1
+            return write(*args, **kwargs)
+
+        return call
+
+    def restore(self) -> None:
+        for target, name in self.patched:
+            delattr(target, name)
+
+
 class CorpusSync(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +131,7 @@ class CorpusSync(RuleBasedStateMachine):
         self.client: Any = None
         self.store: ChunkStore = self.open()
         self.indexed: dict[str, str] = {}  # source → file hash, as of the last sync
+        self.crashed = False  # a sync crashed (or may have) since the last checked one
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -89,11 +139,13 @@ class CorpusSync(RuleBasedStateMachine):
         if self.client is not None:
             self.client.close()
         self.client = open_client(self.tmp / "store", None)
+        name = collection_name(self.root, embedder().name)
         self.store = ChunkStore(
             self.client,
-            collection_name(self.root, embedder().name),
+            name,
             embedder_name=embedder().name,
             dim=embedder().dim,
+            manifest=self.tmp / "store" / "manifests" / f"{name}.sqlite",  # as Assistant does
         )
         return self.store
 
@@ -170,6 +222,43 @@ class CorpusSync(RuleBasedStateMachine):
     def reopen(self) -> None:
         self.open()
 
+    @rule(writes=st.integers(min_value=0, max_value=4))
+    def sync_crashes(self, writes: int) -> None:
+        """A sync dies after ``writes`` writes; the store is reopened as by a new process."""
+        before = self.stored_by_source()
+        new = {
+            source: {c.id for c in chunker().chunk(source, text, file_hash)}
+            for source, (text, file_hash) in self.readable().items()
+        }
+        crash = CrashAfter(self.store, writes)
+        self.crashed = True  # the model no longer knows what the last sync stored
+        try:
+            sync_corpus(self.root, self.store, embedder(), chunker())
+            event("sync finished before the crash")
+        except Crash:
+            event("sync crashed")
+        finally:
+            crash.restore()
+        self.open()
+        seen = self.stored_by_source()
+        ids = [i for found in seen.values() for i in found]
+        assert self.store.count() == len(ids)
+        for source in set(before) | set(new) | set(seen):
+            old, fresh = before.get(source, set()), new.get(source, set())
+            got = seen.get(source, set())
+            assert got in (old, fresh, old | fresh), f"{source}: a reader sees part of a file"
+
+    @rule(writes=st.integers(min_value=0, max_value=4))
+    def sync_crashes_sooner_or_later(self, writes: int) -> None:
+        """The same step again, so that crashes are about as frequent as clean syncs."""
+        self.sync_crashes(writes)
+
+    def stored_by_source(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for c in self.store.chunks():
+            out.setdefault(c.source, set()).add(c.id)
+        return out
+
     # Three rules for the same step, so that sync is picked about as often as any change.
     @rule()
     def sync(self) -> None:
@@ -189,12 +278,14 @@ class CorpusSync(RuleBasedStateMachine):
         report = sync_corpus(self.root, self.store, embedder(), chunker())
         event(f"sync: {len(wanted)} files, {'changes' if report.changed else 'no change'}")
 
-        # The report says what changed relative to the previous sync.
-        assert sorted(report.added) == sorted(set(wanted) - set(before))
-        assert sorted(report.removed) == sorted(set(before) - set(wanted))
+        # The report says what changed relative to the previous sync (after a crash, relative
+        # to whatever that sync managed to store).
         changed = {s for s in set(wanted) & set(before) if wanted[s][1] != before[s]}
-        assert sorted(report.updated) == sorted(changed)
-        assert sorted(report.unchanged) == sorted(set(wanted) & set(before) - changed)
+        if not self.crashed:
+            assert sorted(report.added) == sorted(set(wanted) - set(before))
+            assert sorted(report.removed) == sorted(set(before) - set(wanted))
+            assert sorted(report.updated) == sorted(changed)
+            assert sorted(report.unchanged) == sorted(set(wanted) & set(before) - changed)
         unreadable = set(self.on_disk()) - set(wanted)
         assert {s.source for s in report.skipped} == unreadable
 
@@ -209,9 +300,11 @@ class CorpusSync(RuleBasedStateMachine):
         assert len(ids) == len(set(ids)), "duplicate chunk ids"
         assert set(ids) == set(expected)
         assert self.store.count() == len(expected)
-        assert report.chunks_embedded == sum(
-            1 for c in expected.values() if c.source in set(report.added) | changed
-        )
+        if not self.crashed:
+            assert report.chunks_embedded == sum(
+                1 for c in expected.values() if c.source in set(report.added) | changed
+            )
+        self.crashed = False
         for c in stored:
             text = wanted[c.source][0]
             assert text[c.start : c.end] == c.text

@@ -1,0 +1,91 @@
+"""A local index of the indexed files (source → size, mtime, hash), beside the store.
+
+Reading the state of 10,000 files from Chroma metadata takes 1–2 s; from this SQLite file it
+takes milliseconds, so a no-op sync is a directory walk. The manifest is a cache of Chroma's
+own per-file markers, never ahead of them: it is written after the Chroma writes succeed, and
+stamped with the collection's chunk count. A count that differs (a sync killed midway, another
+writer on a shared server) makes the store rebuild it from Chroma.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa.store import FileState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY, file_hash TEXT, size INTEGER, mtime_ns INTEGER,
+    chunker TEXT, chunks INTEGER
+);
+CREATE TABLE IF NOT EXISTS stamp (
+    id INTEGER PRIMARY KEY CHECK (id = 0), collection TEXT, chunks INTEGER
+);
+"""
+
+
+class Manifest:
+    """The file states of one collection (``key``: its Chroma id), in ``path`` (SQLite)."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def load(self, chunk_count: int) -> dict[str, FileState] | None:
+        """The file states, or ``None`` when the stamp does not match ``chunk_count``."""
+        from qa.store import FileState
+
+        with closing(self._connect()) as db:
+            if self._stamped(db) != chunk_count:
+                return None
+            rows = db.execute("SELECT * FROM files").fetchall()
+        return {row[0]: FileState(*row) for row in rows}
+
+    def replace(self, states: Iterable[FileState], chunk_count: int) -> None:
+        """Forget everything and record ``states`` (after reading them from Chroma)."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM files")
+            self._upsert(db, states)
+            self._stamp(db, chunk_count)
+
+    def update(
+        self, states: Sequence[FileState], removed: Sequence[str], *, before: int, after: int
+    ) -> None:
+        """Record written and removed files, after the Chroma writes succeeded that took the
+        collection from ``before`` to ``after`` chunks. A manifest that was not current at
+        ``before`` is invalidated instead (the next read rebuilds it from Chroma)."""
+        with closing(self._connect()) as db, db:
+            if self._stamped(db) != before:
+                db.execute("DELETE FROM stamp")
+                return
+            self._upsert(db, states)
+            db.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in removed])
+            self._stamp(db, after)
+
+    @staticmethod
+    def _upsert(db: sqlite3.Connection, states: Iterable[FileState]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            [(s.source, s.file_hash, s.size, s.mtime_ns, s.chunker, s.chunks) for s in states],
+        )
+
+    def _stamped(self, db: sqlite3.Connection) -> int | None:
+        """The chunk count recorded for this collection, if any."""
+        row = db.execute("SELECT collection, chunks FROM stamp WHERE id = 0").fetchone()
+        return int(row[1]) if row is not None and row[0] == self.key else None
+
+    def _stamp(self, db: sqlite3.Connection, chunk_count: int) -> None:
+        db.execute("INSERT OR REPLACE INTO stamp VALUES (0, ?, ?)", (self.key, chunk_count))
