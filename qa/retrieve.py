@@ -10,6 +10,7 @@ the store and kept. The fusion is reciprocal rank fusion with llama-index's cons
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -21,6 +22,7 @@ from qa.schema import Chunk, Passage
 from qa.store import ChunkStore
 from qa.text import TermStats
 
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern (lower-cased text)
 RRF_K = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009; llama-index's value)
 
 
@@ -85,14 +87,16 @@ class HybridRetriever:
 
         Zero-score documents are dropped: they would still earn reciprocal-rank credit.
         """
-        import bm25s
-
-        tokens = bm25s.tokenize(query, stemmer=_stemmer(), return_ids=False, show_progress=False)
-        known = [[t for t in tokens[0] if t in self._bm25.vocab_dict]]
-        if not known[0]:
+        stems = _stemmer().stemWords(_BM25_TOKEN.findall(query.lower()))
+        known = [t for t in stems if t in self._bm25.vocab_dict]
+        if not known:
             return []
-        docs, scores = self._bm25.retrieve(known, k=depth, show_progress=False, n_threads=0)
-        return [self._ids[int(d)] for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # bm25s's own scoring of the index built above, without ``retrieve``'s per-call set-up.
+        scores = self._bm25.get_scores(known)
+        k = min(depth, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [self._ids[int(i)] for i in top if scores[i] > 0]
 
     def chunk_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of chunks by id: from the snapshot in memory, else from the store."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -279,46 +279,51 @@ class ChunkStore:
         """Every stored chunk in (source, index) order and, row for row, its vector
         (float16, to halve the memory; a zero-row array when ``vectors`` is false)."""
         include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
-        got = self._get_all(include=include)
-        rows = []
-        for at, (cid, doc, meta) in enumerate(
-            zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ):
-            chunk = Chunk(
-                id=cid,
-                source=str(meta["source"]),
-                text=doc or "",
-                start=int(meta["start"]),
-                end=int(meta["end"]),
-                index=int(meta["chunk_index"]),
-                file_hash=str(meta["file_hash"]),
-                sentences=decode_spans(str(meta.get("sentences", ""))),
-            )
-            rows.append((chunk, at))
+        rows: list[tuple[Chunk, int]] = []
+        matrices: list[np.ndarray] = []
+        for page in self._pages(include=include):
+            for cid, doc, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            ):
+                chunk = Chunk(
+                    id=cid,
+                    source=str(meta["source"]),
+                    text=doc or "",
+                    start=int(meta["start"]),
+                    end=int(meta["end"]),
+                    index=int(meta["chunk_index"]),
+                    file_hash=str(meta["file_hash"]),
+                    sentences=decode_spans(str(meta.get("sentences", ""))),
+                )
+                rows.append((chunk, len(rows)))
+            if vectors and len(page["ids"]):
+                # Converted page by page: the whole result as Python floats would be ~1 GB
+                # at 100k chunks.
+                matrices.append(np.asarray(page["embeddings"], dtype=np.float16))
         rows.sort(key=lambda row: (row[0].source, row[0].index))
         chunks = [chunk for chunk, _ in rows]
         if not vectors or not rows:
             return chunks, np.zeros((0, 0), dtype=np.float16)
-        stored = np.asarray(got["embeddings"], dtype=np.float16)
-        return chunks, stored[[at for _, at in rows]]
+        return chunks, np.concatenate(matrices)[[at for _, at in rows]]
 
     def _get_all(self, *, include: list[str], where: Any = None) -> dict[str, list[Any]]:
-        """``collection.get`` in pages (one call for 100k records exceeds SQLite's limits)."""
+        """``collection.get`` of every match, read in pages."""
         out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-        offset = 0
-        while True:
-            page = self.collection.get(
-                include=include,
-                where=where,
-                limit=_PAGE,
-                offset=offset,
-            )
+        for page in self._pages(include=include, where=where):
             for key in out:
                 values = page.get(key)
                 if values is not None:
                     out[key].extend(values)
+        return out
+
+    def _pages(self, *, include: list[str], where: Any = None) -> Iterator[Any]:
+        """``collection.get`` in pages (one call for 100k records exceeds SQLite's limits)."""
+        offset = 0
+        while True:
+            page = self.collection.get(include=include, where=where, limit=_PAGE, offset=offset)
+            yield page
             if len(page["ids"]) < _PAGE:
-                return out
+                return
             offset += _PAGE
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

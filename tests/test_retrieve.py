@@ -286,3 +286,28 @@ def test_sentence_offsets_are_stored_with_each_chunk(store: ChunkStore) -> None:
     for c in chunks:
         assert c.sentences == tuple(sentence_spans(c.text, offset=c.start))
         assert all(c.start <= s < e <= c.end for s, e in c.sentences)
+
+
+@pytest.mark.parametrize(
+    "query", ["harbour cranes", "trains timetable", "the quick ferry", "zebra nothing"]
+)
+def test_sparse_side_scores_as_bm25s_retrieve(retriever: HybridRetriever, query: str) -> None:
+    """The lean BM25 path (bm25s ``get_scores``) finds what bm25s's ``retrieve`` finds."""
+    import bm25s
+
+    from qa.retrieve import _stemmer
+
+    depth = retriever.depth
+    ours = retriever.sparse(query, depth)
+    tokens = bm25s.tokenize(query, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    known = [t for t in tokens[0] if t in retriever._bm25.vocab_dict]
+    if not known:
+        assert ours == []
+        return
+    docs, scores = retriever._bm25.retrieve([known], k=depth, show_progress=False)
+    theirs = {
+        retriever._ids[int(d)]: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+    }
+    assert set(ours) == set(theirs)
+    values = [theirs[i] for i in ours]
+    assert values == sorted(values, reverse=True)

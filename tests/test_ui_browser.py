@@ -164,7 +164,10 @@ def test_follow_up_and_new_chat(page: Page) -> None:
 
 def test_document_markup_is_shown_as_text(page: Page) -> None:
     answer = ask(page, "How many storms did the Kerrow lighthouse keeper log?")
-    expect(answer).to_contain_text('<img src="http://evil.example/pixel.png">')
+    # The answer drops the document's outside image (qa.injection); the sources panel below
+    # still shows the verbatim passage, markup as text.
+    expect(answer).to_contain_text("The Kerrow lighthouse keeper")
+    expect(answer).not_to_contain_text("evil.example")
     answer.locator("a.qa-ref").first.click()
     cited = visible_turn(page).locator("li.qa-cite.qa-active")
     expect(cited.locator("mark")).to_contain_text("The Kerrow lighthouse keeper <img")
