@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,19 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 CACHE = BENCH / ".cache"
 DATA = ROOT.parent / "shared" / "benchmarks"
+
+
+def smoke_corpus(
+    docs: Path, rows: list[dict[str, Any]], target: Path, files: int = 2
+) -> tuple[Path, list[dict[str, Any]]]:
+    """For ``--smoke``: the first ``files`` documents copied into ``target``, and the
+    questions (``rows``) about them."""
+    keep = sorted(docs.glob("*.txt"))[:files]
+    target.mkdir(parents=True, exist_ok=True)
+    for path in keep:
+        shutil.copy(path, target / path.name)
+    names = {path.name for path in keep}
+    return target, [r for r in rows if Path(r["source_file"]).name in names]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

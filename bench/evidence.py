@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, DATA, RESULTS, percentile, report, table, timed
+from common import CACHE, DATA, RESULTS, percentile, report, smoke_corpus, table, timed
 from peer import contains_gold, short_enough
 
 SET = DATA / "squad11_dev"
@@ -60,12 +60,7 @@ def main() -> None:
     docs = SET / "docs"
     store = CACHE / "evidence" / "store"
     if args.smoke:
-        keep = {p.name for p in sorted(docs.glob("*.txt"))[:2]}
-        rows = [r for r in rows if Path(r["source_file"]).name in keep]
-        docs = CACHE / "evidence-smoke" / "docs"
-        docs.mkdir(parents=True, exist_ok=True)
-        for name in keep:
-            (docs / name).write_bytes((SET / "docs" / name).read_bytes())
+        docs, rows = smoke_corpus(docs, rows, CACHE / "evidence-smoke" / "docs")
         store = CACHE / "evidence-smoke" / "store"
     rows = random.Random(0).sample(rows, min(len(rows), 10 if args.smoke else args.questions))
     fast = qa.Assistant.from_folder(docs, store=store)

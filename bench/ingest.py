@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, RESULTS, report, table, timed
+from common import DATA, RESULTS, report, smoke_corpus, table, timed
 
 SET = DATA / "squad11_dev"
 
@@ -130,12 +130,7 @@ def main() -> None:
     docs = SET / "docs"
     rows = [json.loads(x) for x in (SET / "questions.jsonl").open(encoding="utf-8")]
     if args.smoke:
-        keep = sorted(docs.glob("*.txt"))[:2]
-        docs = work / "docs"
-        docs.mkdir()
-        for path in keep:
-            shutil.copy(path, docs / path.name)
-        rows = [r for r in rows if (docs / Path(r["source_file"]).name).exists()]
+        docs, rows = smoke_corpus(docs, rows, work / "docs")
     rows = random.Random(0).sample(rows, min(len(rows), 20 if args.smoke else args.questions))
     try:
         texts = chunk_texts(docs)

@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +146,6 @@ class _temporary:
             self.path.unlink(missing_ok=True)
 
 
-@cache
 def _tokenizer(folder: Path) -> Any:
     from tokenizers import Tokenizer
 
@@ -181,18 +179,21 @@ class OnnxMiniLM:
         self.cache_dir = cache_dir or default_cache_dir()
         self.batch_size = batch_size
         self._session: Any = None
+        self._tokenizer: Any = None
 
-    def _load(self) -> Any:
+    def _load(self) -> tuple[Any, Any]:
+        """The inference session and the tokenizer, made on first use."""
         if self._session is None:
+            self._tokenizer = _tokenizer(model_dir())
             self._session = _session(export(self.cache_dir, quantized=self.quantized))
-        return self._session
+        return self._session, self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
-        session = self._load()
-        encodings = _tokenizer(model_dir()).encode_batch(list(texts))
+        session, tokenizer = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
         # Similar lengths batched together: little padding, as sentence-transformers does.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for at in range(0, len(order), self.batch_size):

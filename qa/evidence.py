@@ -16,7 +16,7 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.schema import Chunk, Passage
-from qa.text import TermStats, sentence_spans, terms, terms_of
+from qa.text import TermStats, sentence_spans, terms_of
 
 DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
@@ -66,7 +66,6 @@ class Evidence:
         self.term_stats = term_stats
         self.chunk_vectors = chunk_vectors
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._chunk_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._sentences: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._terms: OrderedDict[str, list[str]] = OrderedDict()
         self._cache_size = cache_size
@@ -132,12 +131,7 @@ class Evidence:
 
     def terms(self, text: str) -> list[str]:
         """``qa.text.terms`` of ``text``, remembered (sentences recur across questions)."""
-        found = self._terms.get(text)
-        if found is None:
-            found = self._terms[text] = terms(text)
-            if len(self._terms) > self._cache_size:
-                self._terms.popitem(last=False)
-        return found
+        return self.terms_of([text])[0]
 
     def _sentence_spans(self, chunk: Chunk) -> list[tuple[int, int]]:
         """Sentence offsets of a chunk, remembered by chunk id (a hash of its content)."""
@@ -152,15 +146,11 @@ class Evidence:
         return found
 
     def _chunk_matrix(self, ids: Sequence[str]) -> np.ndarray:
-        """Stored vectors of the chunks ``ids`` (ids are content hashes, so cache forever)."""
+        """Stored vectors of the chunks ``ids``, row for row (zeros for an unknown id)."""
         assert self.chunk_vectors is not None
-        missing = [i for i in dict.fromkeys(ids) if i not in self._chunk_cache]
-        if missing:
-            self._chunk_cache.update(self.chunk_vectors(missing))
-        while len(self._chunk_cache) > self._cache_size:
-            self._chunk_cache.popitem(last=False)
+        found = self.chunk_vectors(list(dict.fromkeys(ids)))
         zero = np.zeros(self.embedder.dim, dtype=np.float32)
-        return np.stack([self._chunk_cache.get(i, zero) for i in ids])
+        return np.stack([found.get(i, zero) for i in ids])
 
     def redundant(self, a: Span, b: Span) -> bool:
         """True when ``b`` says nearly what ``a`` says (near-duplicate sentences)."""

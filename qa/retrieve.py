@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.schema import Chunk, Passage
 from qa.store import ChunkStore
-from qa.text import TermStats
+from qa.text import TermStats, stemmer
 
 _BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern (lower-cased text)
 RRF_K = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009; llama-index's value)
@@ -37,20 +36,12 @@ def reciprocal_rank_fusion(
     return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
 
 
-@cache
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 class HybridRetriever:
     """Retrieves passages for a query from a snapshot of the store's chunks."""
 
     def __init__(self, store: ChunkStore, embedder: Embedder, top_k: int) -> None:
         self.top_k = top_k
         self.embedder = embedder
-        self.collection = store.collection
         self.store = store
         chunks, self._vectors = store.snapshot()
         self.chunks: dict[str, Chunk] = {c.id: c for c in chunks}
@@ -63,7 +54,7 @@ class HybridRetriever:
             import bm25s
 
             tokens = bm25s.tokenize(
-                [c.text for c in chunks], stopwords="en", stemmer=_stemmer(), show_progress=False
+                [c.text for c in chunks], stopwords="en", stemmer=stemmer(), show_progress=False
             )
             self._bm25 = bm25s.BM25()
             self._bm25.index(tokens, show_progress=False)
@@ -75,7 +66,7 @@ class HybridRetriever:
 
     def dense(self, query_vector: np.ndarray, depth: int) -> list[str]:
         """Ids of the ``depth`` nearest chunks by cosine, nearest first (Chroma's HNSW)."""
-        got = self.collection.query(
+        got = self.store.collection.query(
             query_embeddings=[[float(x) for x in query_vector]],
             n_results=depth,
             include=["distances"],
@@ -87,7 +78,7 @@ class HybridRetriever:
 
         Zero-score documents are dropped: they would still earn reciprocal-rank credit.
         """
-        stems = _stemmer().stemWords(_BM25_TOKEN.findall(query.lower()))
+        stems = stemmer().stemWords(_BM25_TOKEN.findall(query.lower()))
         known = [t for t in stems if t in self._bm25.vocab_dict]
         if not known:
             return []
@@ -112,8 +103,7 @@ class HybridRetriever:
             return []
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
-        depth = max(self.depth, top_k or 0) if top_k else self.depth
-        depth = min(depth, len(self._ids))
+        depth = min(max(self.depth, top_k or 0), len(self._ids))
         fused = reciprocal_rank_fusion([self.dense(query_vector, depth), self.sparse(query, depth)])
         return [
             Passage(chunk=self.chunks[cid], score=score, rank=rank)

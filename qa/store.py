@@ -137,7 +137,7 @@ class ChunkStore:
 
     def ids_of(self, source: str) -> list[str]:
         """Ids of every stored chunk of one file."""
-        return list(self.collection.get(where={"source": source}, include=[])["ids"])
+        return list(self._chunk_indexes([source]).get(source, {}))
 
     def put_file(self, state: FileState, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace one file's chunks (see ``put_files``)."""

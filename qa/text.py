@@ -50,7 +50,8 @@ def _combining_marks() -> re.Pattern[str]:
 
 
 @cache
-def _stemmer() -> Any:
+def stemmer() -> Any:
+    """PyStemmer's English stemmer (terms here, BM25 in ``qa.retrieve``)."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -68,7 +69,7 @@ def terms_of(texts: Sequence[str]) -> list[list[str]]:
         [w for w in _WORD.findall(fold(t)) if w not in stop and (len(w) > 1 or w.isdigit())]
         for t in texts
     ]
-    stems = iter(_stemmer().stemWords([w for ws in words for w in ws]))
+    stems = iter(stemmer().stemWords([w for ws in words for w in ws]))
     return [[next(stems) for _ in ws] for ws in words]
 
 

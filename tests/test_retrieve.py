@@ -295,11 +295,11 @@ def test_sparse_side_scores_as_bm25s_retrieve(retriever: HybridRetriever, query:
     """The lean BM25 path (bm25s ``get_scores``) finds what bm25s's ``retrieve`` finds."""
     import bm25s
 
-    from qa.retrieve import _stemmer
+    from qa.text import stemmer
 
     depth = retriever.depth
     ours = retriever.sparse(query, depth)
-    tokens = bm25s.tokenize(query, stemmer=_stemmer(), return_ids=False, show_progress=False)
+    tokens = bm25s.tokenize(query, stemmer=stemmer(), return_ids=False, show_progress=False)
     known = [t for t in tokens[0] if t in retriever._bm25.vocab_dict]
     if not known:
         assert ours == []

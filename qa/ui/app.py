@@ -47,6 +47,8 @@ ANSWER_CONCURRENCY = ANSWER_SLOTS  # answers computed at once (2 CPU cores)
 # the service, ui_busy_wait_s at most, then say the server is busy; kept well under Gradio's
 # 40 worker threads so the rest of the UI stays responsive.
 ANSWER_WORKERS = 24
+# Every event that answers a question (typed, example, /ask, /chat) shares this one queue.
+ANSWER_QUEUE: dict[str, Any] = {"concurrency_id": "answer", "concurrency_limit": ANSWER_WORKERS}
 STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
 
 Outputs = tuple[Any, ...]
@@ -149,26 +151,14 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             return [], service.sources_html(session.conv), session, ""
 
         chat_out = [chatbot, sources, state, question]
-        question.submit(
-            respond,
-            [question, state],
-            chat_out,
-            api_visibility="private",
-            show_progress="hidden",
-            trigger_mode="once",
-            concurrency_id="answer",
-            concurrency_limit=ANSWER_WORKERS,
-        )
-        chatbot.example_select(
-            respond_example,
-            [state],
-            chat_out,
-            api_visibility="private",
-            show_progress="hidden",
-            trigger_mode="once",
-            concurrency_id="answer",
-            concurrency_limit=ANSWER_WORKERS,
-        )
+        typed: dict[str, Any] = {
+            "api_visibility": "private",
+            "show_progress": "hidden",
+            "trigger_mode": "once",
+            **ANSWER_QUEUE,
+        }
+        question.submit(respond, [question, state], chat_out, **typed)
+        chatbot.example_select(respond_example, [state], chat_out, **typed)
         new_chat.click(reset, [state], chat_out, api_name="new_chat", show_progress="hidden")
         chatbot.clear(reset, [state], chat_out, api_visibility="private", show_progress="hidden")
 
@@ -180,7 +170,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             except (ValueError, TypeError, RuntimeError) as exc:
                 raise gr.Error(str(exc)) from exc
 
-        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=ANSWER_WORKERS)
+        gr.api(ask, api_name="ask", **ANSWER_QUEUE)
 
         def chat_api(text: str, session: Session | None) -> Iterator[Outputs]:
             session = service.session(session)
@@ -202,8 +192,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             [api_question, state],
             [api_result, state],
             api_name="chat",
-            concurrency_id="answer",
-            concurrency_limit=ANSWER_WORKERS,
+            **ANSWER_QUEUE,
         )
 
         # -- corpus ------------------------------------------------------------------------
