@@ -32,9 +32,7 @@ class Assistant:
         self.corpus = self.settings.corpus.resolve()
         if not self.corpus.is_dir():
             raise FileNotFoundError(f"corpus folder not found: {self.settings.corpus}")
-        self.embedder = embedder or create_embedder(
-            self.settings.embedder, self.settings.model_cache
-        )
+        self.embedder = embedder or create_embedder(self.settings.embedder, self.settings)
         if not self.settings.chroma_url:
             ensure_sound(self.settings.store)  # headers only: a damaged HNSW file can segfault
         client = open_client(self.settings.store, self.settings.chroma_url)
@@ -47,7 +45,7 @@ class Assistant:
             manifest=self.settings.store / "manifests" / f"{name}.sqlite",
         )
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
-        self.evidence = Evidence(self.embedder, TermStats([]), chunk_vectors=self._chunk_vectors)
+        self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
         self.answerer: Answerer = create_answerer(
             self.settings.answerer_name, self.settings, self.evidence
         )
@@ -114,7 +112,8 @@ class Assistant:
             return []
         # Embedded through the evidence cache, so the answerer reuses this query vector.
         vector = self.evidence.vectors([query])[0]
-        return retriever.retrieve(query, query_vector=vector, top_k=top_k)
+        lang = self.evidence.language(query)
+        return retriever.retrieve(query, query_vector=vector, top_k=top_k, lang=lang)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (``history`` resolves follow-ups)."""

@@ -42,7 +42,7 @@ def parse_markers(answer_text: str) -> list[ParsedSentence]:
     A run of markers that starts a sentence (after the splitter cut before it) belongs to the
     sentence before.
     """
-    pieces = [answer_text[s:e] for s, e in sentence_spans(answer_text, language="english")]
+    pieces = [answer_text[s:e] for s, e in sentence_spans(answer_text, lang="en")]
     out: list[ParsedSentence] = []
     for piece in pieces:
         lead = re.match(r"^(?:\s*\[[\d\s,;]+\])+", piece)
@@ -161,9 +161,12 @@ def _numbers_in(text: str) -> set[str]:
 
 
 def compose(sentences: Sequence[AnswerSentence]) -> str:
-    """Answer text: each sentence followed by its markers, e.g. ``It lasted ten hours. [1]``."""
+    """Answer text: each sentence followed by its markers and note, e.g.
+    ``It lasted ten hours. [1]`` or ``Elle a duré dix heures. [1] (quoted in French)``."""
     return " ".join(
-        s.text + (" " + "".join(f"[{n}]" for n in s.citations) if s.citations else "")
+        s.text
+        + (" " + "".join(f"[{n}]" for n in s.citations) if s.citations else "")
+        + (f" ({s.note})" if s.note else "")
         for s in sentences
     )
 

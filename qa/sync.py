@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qa.embed import Embedder
 from qa.ingest import Chunker, CorpusFile, Skipped, UnreadableFile, read_document, scan_corpus
+from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
 from qa.text import sentence_spans
@@ -88,7 +89,9 @@ def sync_corpus(
             touched.append(replace(state, chunks=known.chunks))
             report.unchanged.append(f.source)
             continue
-        chunks = [with_sentences(c) for c in chunker.chunk(f.source, text, file_hash)]
+        chunks = [
+            with_sentences(c) for c in chunker.chunk(f.source, text, file_hash) if c.text.strip()
+        ]
         if not chunks:
             report.skipped.append(Skipped(f.source, "no text to index"))
             continue
@@ -104,8 +107,11 @@ def sync_corpus(
 
 
 def with_sentences(chunk: Chunk) -> Chunk:
-    """``chunk`` with its sentence offsets, so answering never needs the sentence splitter."""
-    return replace(chunk, sentences=tuple(sentence_spans(chunk.text, offset=chunk.start)))
+    """``chunk`` with its language and sentence offsets (split by that language's rules), so
+    answering never needs the language identifier or the sentence splitter for it."""
+    lang = detect(chunk.text)
+    spans = sentence_spans(chunk.text, offset=chunk.start, lang=lang)
+    return replace(chunk, sentences=tuple(spans), lang=lang)
 
 
 def _embed_and_store(
@@ -132,7 +138,7 @@ def _embed_and_store(
         for i in range(0, len(queue), EMBED_BATCH):
             batch = queue[i : i + EMBED_BATCH]
             for (n, _), vector in zip(
-                batch, embedder.embed([c.text for _, c in batch]), strict=True
+                batch, embedder.embed_documents([c.text for _, c in batch]), strict=True
             ):
                 vectors[n].append(vector)
             bar.update(len(batch))

@@ -49,48 +49,56 @@ def _combining_marks() -> re.Pattern[str]:
     return re.compile(f"[{re.escape(marks)}]")
 
 
-@cache
-def stemmer() -> Any:
-    """PyStemmer's English stemmer (terms here, BM25 in ``qa.retrieve``)."""
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+def terms(text: str, lang: str = "") -> list[str]:
+    """Content terms: folded, stopwords removed, stemmed in ``lang`` (numbers kept as is)."""
+    return terms_of([text], lang)[0]
 
 
-def terms(text: str) -> list[str]:
-    """Content terms: folded, stopwords removed, stemmed (numbers kept as they are)."""
-    return terms_of([text])[0]
+def terms_of(texts: Sequence[str], lang: str = "") -> list[list[str]]:
+    """``terms`` of texts of one language, stemmed in one call (per-call overhead dominates)."""
+    from qa import lang as languages
 
-
-def terms_of(texts: Sequence[str]) -> list[list[str]]:
-    """``terms`` of each text, stemmed in one call (the per-call overhead dominates)."""
-    stop = stopwords()
+    code = lang or languages.DEFAULT
+    stop = stopwords() | _folded_stopwords(code)
     words = [
         [w for w in _WORD.findall(fold(t)) if w not in stop and (len(w) > 1 or w.isdigit())]
         for t in texts
     ]
-    stems = iter(stemmer().stemWords([w for ws in words for w in ws]))
+    stem = languages.stemmer(code) or languages.stemmer(languages.DEFAULT)
+    stems = iter(stem.stemWords([w for ws in words for w in ws]))
     return [[next(stems) for _ in ws] for ws in words]
 
 
-def guess_language(text: str) -> str:
-    """'french' when French function words dominate, else 'english' (for sentence splitting)."""
-    words = _WORD.findall(text[:2000].casefold())
-    fr = sum(
-        w in {"le", "la", "les", "des", "du", "une", "est", "et", "à", "qui", "que"} for w in words
-    )
-    en = sum(w in {"the", "of", "and", "to", "is", "in", "that", "was", "for", "on"} for w in words)
-    return "french" if fr > en else "english"
+@cache
+def _folded_stopwords(code: str) -> frozenset[str]:
+    from qa import lang as languages
+
+    return frozenset(fold(w) for w in languages.stopwords(code))
 
 
-def sentence_spans(
-    text: str, offset: int = 0, language: str | None = None
-) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``, shifted by ``offset``; never crosses a newline."""
-    lang = language or guess_language(text)
+@cache
+def _punkt_language(code: str) -> str:
+    """The NLTK Punkt model for an ISO code (English when there is none)."""
+    from qa import lang as languages
+
+    wanted = languages.name(code).lower()
+    wanted = {"slovenian": "slovene"}.get(wanted, wanted)
+    root = Path(os.environ.get("NLTK_DATA", "")) / "tokenizers" / "punkt_tab" / wanted
+    return wanted if root.is_dir() else "english"
+
+
+def sentence_spans(text: str, offset: int = 0, lang: str = "") -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``, shifted by ``offset``; never crosses a newline.
+
+    ``lang`` (an ISO code; found from the text when empty) picks the Punkt model."""
+    if not lang:
+        from qa.lang import detect
+
+        lang = detect(text)
+    punkt = _punkt(_punkt_language(lang))
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text):
-        for s, e in _punkt(lang).span_tokenize(line.group()):
+        for s, e in punkt.span_tokenize(line.group()):
             s, e = _trim(line.group(), s, e)
             if e > s:
                 spans.append((offset + line.start() + s, offset + line.start() + e))
@@ -106,20 +114,24 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 class TermStats:
-    """Document frequencies over the stored chunks, for IDF-weighted lexical evidence."""
+    """Document frequencies over the stored chunks, for IDF-weighted lexical evidence.
 
-    def __init__(self, documents: Iterable[str]) -> None:
+    ``documents`` are ``(text, lang)`` pairs: each is stemmed in its own language."""
+
+    def __init__(self, documents: Iterable[tuple[str, str]]) -> None:
         self.df: Counter[str] = Counter()
         self.n = 0
-        batch: list[str] = []
-        for doc in documents:
-            batch.append(doc)
+        batches: dict[str, list[str]] = {}
+        for text, lang in documents:
+            batch = batches.setdefault(lang, [])
+            batch.append(text)
             if len(batch) == 1000:
-                self._count(batch)
-        self._count(batch)
+                self._count(batch, lang)
+        for lang, batch in batches.items():
+            self._count(batch, lang)
 
-    def _count(self, batch: list[str]) -> None:
-        for found in terms_of(batch):
+    def _count(self, batch: list[str], lang: str) -> None:
+        for found in terms_of(batch, lang):
             self.n += 1
             self.df.update(set(found))
         batch.clear()

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import qa
-from qa.embed import Embedder, embedders
+from qa.embed import DEFAULT_EMBEDDER, Embedder, create_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 
 
 @cache
-def minilm() -> Embedder:
-    """The real all-MiniLM-L6-v2 embedder, shared by every test in the session."""
-    return embedders.create("minilm")
+def default_embedder() -> Embedder:
+    """The real default embedder (e5), shared by every test in the session."""
+    return create_embedder(DEFAULT_EMBEDDER)
 
 
 def seeds_copy(tmp: Path) -> Path:
@@ -31,4 +31,6 @@ def assistant(
     corpus: Path, store: Path, embedder: Embedder | None = None, **settings: Any
 ) -> qa.Assistant:
     """A synced assistant over ``corpus`` with its store in ``store``."""
-    return qa.Assistant.from_folder(corpus, store=store, embedder=embedder or minilm(), **settings)
+    return qa.Assistant.from_folder(
+        corpus, store=store, embedder=embedder or default_embedder(), **settings
+    )

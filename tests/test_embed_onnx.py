@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import qa  # noqa: F401  - offline environment first
-from qa import embed_onnx
-from qa.embed import MiniLMEmbedder, create_embedder
-from qa.embed_onnx import OnnxMiniLM
+from qa.embed import create_embedder
+from qa.embed import onnx_minilm as embed_onnx
+from qa.embed.minilm import MiniLMEmbedder
+from qa.embed.onnx_minilm import OnnxMiniLM
 from qa.ingest import Chunker, read_document
 from tests.helpers import SEEDS, seeds_copy
 
@@ -96,9 +97,17 @@ print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """
 
 
-def test_qa_ask_imports_neither_torch_nor_gradio_nor_llama_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("embedder", ["e5", "minilm"])
+def test_qa_ask_imports_neither_torch_nor_gradio_nor_llama_index(
+    tmp_path: Path, embedder: str
+) -> None:
     corpus = seeds_copy(tmp_path)
-    env = {**os.environ, "QA_STORE": str(tmp_path / "store"), "QA_CORPUS": str(corpus)}
+    env = {
+        **os.environ,
+        "QA_STORE": str(tmp_path / "store"),
+        "QA_CORPUS": str(corpus),
+        "QA_EMBEDDER": embedder,
+    }
     env.pop("OPENAI_API_KEY", None)
     subprocess.run(
         [sys.executable, "-m", "qa.cli", "index"], env=env, check=True, capture_output=True

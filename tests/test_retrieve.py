@@ -284,7 +284,8 @@ def test_sentence_offsets_are_stored_with_each_chunk(store: ChunkStore) -> None:
     chunks = store.chunks()
     assert chunks
     for c in chunks:
-        assert c.sentences == tuple(sentence_spans(c.text, offset=c.start))
+        assert c.lang
+        assert c.sentences == tuple(sentence_spans(c.text, offset=c.start, lang=c.lang))
         assert all(c.start <= s < e <= c.end for s, e in c.sentences)
 
 
@@ -293,21 +294,17 @@ def test_sentence_offsets_are_stored_with_each_chunk(store: ChunkStore) -> None:
 )
 def test_sparse_side_scores_as_bm25s_retrieve(retriever: HybridRetriever, query: str) -> None:
     """The lean BM25 path (bm25s ``get_scores``) finds what bm25s's ``retrieve`` finds."""
-    import bm25s
-
-    from qa.text import stemmer
+    from qa.lang import tokens
 
     depth = retriever.depth
-    ours = retriever.sparse(query, depth)
-    tokens = bm25s.tokenize(query, stemmer=stemmer(), return_ids=False, show_progress=False)
-    known = [t for t in tokens[0] if t in retriever._bm25.vocab_dict]
+    ours = retriever.sparse(query, depth, "en")
+    index = retriever._lexical["en"]
+    known = [t for t in tokens(query, "en") if t in index.bm25.vocab_dict]
     if not known:
         assert ours == []
         return
-    docs, scores = retriever._bm25.retrieve([known], k=depth, show_progress=False)
-    theirs = {
-        retriever._ids[int(d)]: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-    }
+    docs, scores = index.bm25.retrieve([known], k=depth, show_progress=False)
+    theirs = {index.ids[int(d)]: float(s) for d, s in zip(docs[0], scores[0], strict=True) if s > 0}
     assert set(ours) == set(theirs)
     values = [theirs[i] for i in ours]
     assert values == sorted(values, reverse=True)

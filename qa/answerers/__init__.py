@@ -6,6 +6,7 @@ themselves here when their module is imported, exactly as a third-party answerer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,8 +51,29 @@ def create_answerer(name: str, settings: Settings, evidence: Evidence) -> Answer
     return answerers.create(name, settings=settings, evidence=evidence)
 
 
+# Words that make a question lean on the turn before it (English and French): pronouns and
+# possessives, demonstratives, "there/then", and openings like "and ...?" or "what about ...?".
+_DEPENDS = re.compile(
+    r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|"
+    r"there|then|the same|il|elle|ils|elles|lui|leur|leurs|son|sa|ses|ce|cet|cette|ces|"
+    r"celui|celle|ceux|celles|y|là)\b|^\s*(and|or|but|so|also|what about|how about|et|ou|mais|"
+    r"alors|aussi|et pour)\b",
+    re.IGNORECASE,
+)
+
+
+def depends_on_history(question: str) -> bool:
+    """True when ``question`` cannot be understood without the previous turn: it has a pronoun
+    or demonstrative ("What did he say?", "that briefing"), opens like "And in 2015?", or is a
+    fragment of two words or fewer."""
+    words = question.split()
+    return len(words) <= 2 or bool(_DEPENDS.search(question))
+
+
 def fold_history(question: str, history: Sequence[Turn]) -> str:
-    """Offline follow-up resolution: the previous question is folded into the query."""
-    if not history:
+    """Offline follow-up resolution: the previous question is folded into the query, but only
+    when ``question`` depends on it; an unrelated question is retrieved exactly as if asked
+    alone."""
+    if not history or not depends_on_history(question):
         return question
     return f"{history[-1].question} {question}"

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from qa import lang as languages
 from qa.answerers import Turn, answerers, fold_history
 from qa.cite import compose
 from qa.evidence import Evidence, Span, combine
@@ -22,40 +23,60 @@ MAX_SENTENCES = 3
 KEEP_WITHIN = 0.08  # a further sentence is kept when it scores within this of the best
 WORD_BUDGET = 40  # answers stay this short (words); a longer best sentence is cut to it
 CONTINUATION_BUDGET = 75  # ... except that a sentence continuing the best one may follow
-TYPE_BONUS = 0.1  # added when a sentence holds the kind of thing the question asks for
+TYPE_BONUS = 0.1  # added when a sentence holds the kind of thing the question asks for ...
 
 # Question word → what an answer to it must contain (English and French).
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre"
 )
-_ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|un|deux|trois|quatre|cinq|six|sept|"
+    r"huit|neuf|dix|vingt|trente|cent|mille|milliard)s?\b",
+    re.I,
+)
+# (what the question asks, what an answer holds, penalty for a sentence that holds none):
+# numbers and dates are found reliably, so a sentence without one cannot answer; places and
+# names less so, so missing one costs less.
+_ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (
-        re.compile(r"^\s*(how (many|much|long|old|far)|combien|quel nombre)\b", re.I),
         re.compile(
-            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|"
-            r"million|dozen|un|deux|trois|quatre|cinq|dix|cent|mille)\b",
+            r"^\s*(how (many|much|long|old|far|big|large|tall|high)|combien|quel nombre|"
+            r"quelle quantit[ée])\b|\b(population|price|cost|percentage|number of|"
+            r"prix|co[uû]t|nombre de)\b",
             re.I,
         ),
+        _NUMBER,
+        0.3,
     ),
     (
-        re.compile(r"^\s*(when|what (year|date|day|month)|quand|en quelle ann[ée]e)\b", re.I),
         re.compile(
-            rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|monday|tuesday|wednesday|thursday|"
-            r"friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
+            r"^\s*(when|what (year|date|day|month|time)|at what time|quand|[àa] quelle heure|"
+            r"en quelle ann[ée]e|quel jour)\b",
             re.I,
         ),
+        re.compile(
+            rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|monday|tuesday|wednesday|thursday|"
+            r"friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|"
+            r"\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?|h\b|heures?)|today|yesterday|tomorrow|"
+            r"aujourd'hui|hier|demain)\b",
+            re.I,
+        ),
+        0.3,
     ),
     (
         re.compile(r"^\s*(where|o[uù])\b", re.I),
         # a place: a preposition of place before a capitalised name
         re.compile(
-            r"\b(?:at|in|near|outside|inside|à|au|aux|dans|près de)\s+(?:the\s+)?[A-Z][\w’'-]+"
+            r"\b(?:at|in|near|outside|inside|from|à|au|aux|dans|près de)\s+(?:the\s+)?[A-Z][\w’'-]+"
         ),
+        0.1,
     ),
     (
-        re.compile(r"^\s*(who|whom|whose|qui)\b", re.I),
+        re.compile(r"^\s*(who|whom|whose|qui)\b|\b(name of|named|nom de)\b", re.I),
         re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)+"),  # a multi-word proper name
+        0.1,
     ),
 ]
 _WORD_RE = re.compile(r"\S+")
@@ -71,6 +92,13 @@ _CONTINUES = re.compile(
     r"il|elle|ils|elles|ce|cette|ces|selon lui|selon elle)\b",
     re.I,
 )
+
+
+def quoted_in(source_lang: str, question_lang: str) -> str | None:
+    """ "quoted in French" when a quote's language is not the question's; else None."""
+    if not source_lang or source_lang == question_lang:
+        return None
+    return f"quoted in {languages.name(source_lang)}"
 
 
 @answerers.register("extractive")
@@ -109,11 +137,17 @@ class ExtractiveAnswerer:
             )
         chosen = self._select(question, spans, scores)
         citations = [
-            Citation(s.chunk.source, s.text, s.start, s.end, score, s.chunk.id)
+            Citation(s.chunk.source, s.text, s.start, s.end, score, s.chunk.id, s.chunk.lang)
             for s, score, _ in chosen
         ]
+        asked_in = self.evidence.language(question)
         sentences = [
-            AnswerSentence(f"…{s.text}…" if cut else s.text, [n], score)
+            AnswerSentence(
+                f"…{s.text}…" if cut else s.text,
+                [n],
+                score,
+                note=quoted_in(s.chunk.lang, asked_in),
+            )
             for n, (s, score, cut) in enumerate(chosen, start=1)
         ]
         return Answer(
@@ -138,15 +172,20 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _type_bonus(question: str, spans: Sequence[Span]) -> np.ndarray:
-        """``TYPE_BONUS`` for sentences that contain what the question word asks for."""
+        """When the question asks for a kind of thing (a number for "how many" or a
+        population, a date or time for "when", a place for "where", a name for "who"):
+        ``TYPE_BONUS`` for sentences holding one that the question does not already name,
+        minus the type's penalty for the others, so a sentence without it rarely clears the
+        abstention threshold ("What is the population of Aleppo?" is not answered by a
+        sentence about "the civilian population")."""
         bonus = np.zeros(len(spans), dtype=np.float32)
-        for asks, holds in _ANSWER_TYPES:
+        for asks, holds, penalty in _ANSWER_TYPES:
             if asks.search(question):
                 asked = set(question.casefold().split())
                 for i, span in enumerate(spans):
                     found = [m.group() for m in holds.finditer(span.text)]
-                    if any(f.casefold() not in asked for f in found):
-                        bonus[i] = TYPE_BONUS
+                    held = any(f.casefold() not in asked for f in found)
+                    bonus[i] = TYPE_BONUS if held else -penalty
                 break
         return bonus
 
@@ -189,9 +228,9 @@ class ExtractiveAnswerer:
         found = list(_WORD_RE.finditer(span.text))
         if len(found) <= WORD_BUDGET:
             return span
-        wanted = self.evidence.terms(question)
-        asks_for = next((holds for asks, holds in _ANSWER_TYPES if asks.search(question)), None)
-        word_terms = [self.evidence.terms(m.group()) for m in found]
+        wanted = self.evidence.terms(question, self.evidence.language(question))
+        asks_for = next((holds for asks, holds, _ in _ANSWER_TYPES if asks.search(question)), None)
+        word_terms = self.evidence.terms_of([m.group() for m in found], span.chunk.lang)
         best_score, best_at = -1.0, 0
         for at in range(len(found) - WORD_BUDGET + 1):
             window = span.text[found[at].start() : found[at + WORD_BUDGET - 1].end()]

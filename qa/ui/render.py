@@ -134,7 +134,8 @@ def _sentence_html(s: AnswerSentence, answer: Answer, turn: int, sources: list[s
     if s.flag:
         reason = esc(f"Not supported by its sources: {s.flag}")
         text = f'<span class="qa-flagged" title="{reason}">⚠ {text}</span>'
-    return f'<span class="qa-sent">{text}{" " + markers if markers else ""}</span>'
+    note = f' <span class="qa-lang">({esc(s.note)})</span>' if s.note else ""
+    return f'<span class="qa-sent">{text}{" " + markers if markers else ""}{note}</span>'
 
 
 def _text_with_markers(text: str, answer: Answer, turn: int) -> str:

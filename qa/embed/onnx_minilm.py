@@ -29,8 +29,9 @@ DIM = 384
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/qa/models``, else ``~/.cache/qa/models``."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "qa" / "models"
+    from qa.offline import model_cache_dir
+
+    return model_cache_dir()
 
 
 def model_dir() -> Path:
@@ -188,7 +189,14 @@ class OnnxMiniLM:
             self._session = _session(export(self.cache_dir, quantized=self.quantized))
         return self._session, self._tokenizer
 
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors of ``texts`` (a symmetric model: queries and documents alike)."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
@@ -221,7 +229,7 @@ class OnnxMiniLM:
 
 
 def main() -> None:
-    """``python -m qa.embed_onnx [--int8]``: export into the cache now (bin/setup does this)."""
+    """``python -m qa.embed.onnx_minilm [--int8]``: export into the cache now (bin/setup)."""
     from qa.settings import Settings
 
     quantized = "--int8" in sys.argv[1:]

@@ -1,6 +1,7 @@
 """An ``Embedder`` presented as a llama-index embedding model, for llama-index components.
 
-Kept apart from ``qa.embed`` so that answering never imports ``llama_index.core`` (~1.5 s).
+Queries go through ``embed_query``, texts to index through ``embed_documents``. Kept apart
+from the other embed modules so that answering never imports ``llama_index.core`` (~1.5 s).
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ class LlamaIndexEmbedding(BaseEmbedding):
         return "QAEmbedding"
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return [float(x) for x in self._embedder.embed([query])[0]]
+        return [float(x) for x in self._embedder.embed_query([query])[0]]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._get_query_embedding(text)
+        return self._get_text_embeddings([text])[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [[float(x) for x in row] for row in self._embedder.embed(texts)]
+        return [[float(x) for x in row] for row in self._embedder.embed_documents(texts)]
