@@ -1,12 +1,18 @@
-"""Calibrate the extractive answerer's abstention threshold on SQuAD v1.1 dev.
+"""Calibrate the extractive answerer's abstention on SQuAD v2.0 dev, with a held-out split.
 
-Half of the articles are indexed; questions about them are answerable, questions about the
-other half are not (their documents are absent). For every question we record the best
-evidence score the extractive answerer computes, then report the ROC AUC and the threshold
-that maximises balanced accuracy (Youden's J). That threshold is the default
+Every SQuAD 2.0 dev article is indexed. Three kinds of questions are scored:
+
+- answerable: SQuAD 2.0 questions with an answer;
+- answer absent: SQuAD 2.0's unanswerable questions, written against the very paragraphs that
+  are indexed (the topic is there, the fact is not): the hard case;
+- topic absent: SQuAD 1.1 dev questions about articles that are not indexed.
+
+Articles are split in two (seeded): the threshold is chosen on the questions of one half
+(maximising balanced accuracy of answerable vs both kinds of absent) and reported on the
+other half, with the ROC AUC of the answerer's confidence. The chosen threshold is the default
 ``abstain_threshold`` (qa/settings.py).
 
-    python bench/calibrate_abstention.py --data ../shared/benchmarks/squad11_dev
+    python bench/calibrate_abstention.py
 """
 
 from __future__ import annotations
@@ -14,89 +20,120 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import qa
-from qa.answerers.extractive import ExtractiveAnswerer
+from bench.common import CACHE, DATA, RESULTS
 
 
 def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Probability that a random answerable question outscores a random unanswerable one."""
-    both = np.concatenate([pos, neg])
-    ranks = both.argsort().argsort() + 1.0
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    """P(a random answerable question outscores a random absent one), ties counted half."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
 
 
-def best_threshold(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float]:
-    """(threshold, answerable kept, unanswerable abstained) maximising TPR - FPR."""
-    best = (0.0, 0.0, 0.0)
-    best_j = -1.0
+def best_threshold(pos: np.ndarray, neg: np.ndarray) -> float:
+    """The threshold maximising TPR + TNR (Youden's J): answer at or above it."""
+    best_t, best_j = 0.0, -1.0
     for t in np.unique(np.concatenate([pos, neg])):
-        tpr, tnr = float((pos >= t).mean()), float((neg < t).mean())
-        if tpr + tnr - 1 > best_j:
-            best_j, best = tpr + tnr - 1, (float(t), tpr, tnr)
-    return best
+        j = float((pos >= t).mean()) + float((neg < t).mean())
+        if j > best_j:
+            best_t, best_j = float(t), j
+    return best_t
+
+
+def rates(scores: dict[str, np.ndarray], threshold: float) -> dict[str, float]:
+    """Answered share of answerable questions, abstained share of each absent kind."""
+    return {
+        "answerable_answered": round(float((scores["answerable"] >= threshold).mean()), 4),
+        "answer_absent_abstained": round(float((scores["answer_absent"] < threshold).mean()), 4),
+        "topic_absent_abstained": round(float((scores["topic_absent"] < threshold).mean()), 4),
+    }
+
+
+def split_figures(scores: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
+    pos = scores["answerable"]
+    return {
+        "questions": {k: len(v) for k, v in scores.items()},
+        "auroc_answer_absent": round(roc_auc(pos, scores["answer_absent"]), 4),
+        "auroc_topic_absent": round(roc_auc(pos, scores["topic_absent"]), 4),
+        "auroc_all_absent": round(
+            roc_auc(pos, np.concatenate([scores["answer_absent"], scores["topic_absent"]])), 4
+        ),
+        **rates(scores, threshold),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/benchmarks/squad11_dev"))
-    parser.add_argument("--articles", type=int, default=12, help="articles indexed")
-    parser.add_argument("--questions", type=int, default=300, help="per class")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--per-kind", type=int, default=400, help="questions per kind and half")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/calibration.json"))
+    parser.add_argument("--store", type=Path, default=CACHE / "squad20_dev" / "ours")
+    parser.add_argument("--out", type=Path, default=RESULTS / "calibration.json")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    docs = sorted((args.data / "docs").glob("*.txt"))
-    rng.shuffle(docs)
-    indexed, held_out = docs[: args.articles], docs[args.articles : 2 * args.articles]
-    rows = [json.loads(line) for line in (args.data / "questions.jsonl").open(encoding="utf-8")]
-    names_in = {f"docs/{d.name}" for d in indexed}
-    names_out = {f"docs/{d.name}" for d in held_out}
-    answerable = rng.sample([r for r in rows if r["source_file"] in names_in], args.questions)
-    unanswerable = rng.sample([r for r in rows if r["source_file"] in names_out], args.questions)
+    v2 = args.data / "squad20_dev"
+    articles = sorted(p.name for p in (v2 / "docs").glob("*.txt"))
+    rng.shuffle(articles)
+    halves = [set(articles[::2]), set(articles[1::2])]
+    rows2 = [json.loads(line) for line in (v2 / "questions.jsonl").open(encoding="utf-8")]
+    rows1 = [
+        json.loads(line)
+        for line in (args.data / "squad11_dev" / "questions.jsonl").open(encoding="utf-8")
+    ]
+    absent_articles = sorted({Path(r["source_file"]).name for r in rows1} - set(articles), key=str)
+    rng.shuffle(absent_articles)
+    absent_halves = [set(absent_articles[::2]), set(absent_articles[1::2])]
 
-    work = Path(tempfile.mkdtemp(prefix="qa-calibrate-"))
-    try:
-        corpus = work / "docs"
-        corpus.mkdir()
-        for d in indexed:
-            shutil.copy(d, corpus / d.name)
-        started = time.perf_counter()
-        assistant = qa.Assistant.from_folder(corpus, store=work / "store", progress=True)
-        answerer = assistant.answerer
-        assert isinstance(answerer, ExtractiveAnswerer)
-        print(f"indexed {len(indexed)} articles in {time.perf_counter() - started:.0f}s")
+    started = time.perf_counter()
+    assistant = qa.Assistant.from_folder(v2 / "docs", store=args.store, progress=True)
+    print(f"index ready in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
-        def best(question: str) -> float:
-            _, scores, _ = answerer.scored_sentences(question, assistant.retrieve(question))
-            return float(scores.max()) if len(scores) else 0.0
+    def confidence(question: str) -> float:
+        answer = assistant.ask(question)
+        return float(answer.confidence or 0.0)
 
-        pos = np.array([best(r["question"]) for r in answerable])
-        neg = np.array([best(r["question"]) for r in unanswerable])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    splits: list[dict[str, np.ndarray]] = []
+    for half, absent in zip(halves, absent_halves, strict=True):
+        kinds = {
+            "answerable": [
+                r for r in rows2 if r["answerable"] and Path(r["source_file"]).name in half
+            ],
+            "answer_absent": [
+                r for r in rows2 if not r["answerable"] and Path(r["source_file"]).name in half
+            ],
+            "topic_absent": [r for r in rows1 if Path(r["source_file"]).name in absent],
+        }
+        scores = {}
+        for kind, rows in kinds.items():
+            sample = rng.sample(rows, min(args.per_kind, len(rows)))
+            scores[kind] = np.array([confidence(r["question"]) for r in sample])
+        splits.append(scores)
 
-    threshold, kept, abstained = best_threshold(pos, neg)
+    calibration, held_out = splits
+    neg = np.concatenate([calibration["answer_absent"], calibration["topic_absent"]])
+    threshold = best_threshold(calibration["answerable"], neg)
     default = qa.Settings().abstain_threshold
     result = {
-        "data": str(args.data),
-        "articles_indexed": len(indexed),
-        "questions_per_class": args.questions,
+        "data": "squad20_dev (indexed) + squad11_dev (topic absent)",
         "seed": args.seed,
-        "auroc": round(roc_auc(pos, neg), 4),
-        "threshold": round(threshold, 4),
-        "answerable_kept": round(kept, 4),
-        "unanswerable_abstained": round(abstained, 4),
+        "embedder": assistant.embedder.name,
+        "threshold_chosen_on_calibration_half": round(threshold, 4),
         "current_default": default,
-        "answerable_kept_at_default": round(float((pos >= default).mean()), 4),
-        "unanswerable_abstained_at_default": round(float((neg < default).mean()), 4),
+        "calibration_half": split_figures(calibration, threshold),
+        "held_out_half": split_figures(held_out, threshold),
+        "held_out_at_default": rates(held_out, default),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

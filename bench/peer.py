@@ -2,7 +2,7 @@
 
     python bench/peer.py --data ../shared/benchmarks --set squad11_dev --limit 2000
 
-Both systems index the set's documents with the same embedder (all-MiniLM-L6-v2). Stock
+Both systems index the set's documents with the same embedder (qa's default). Stock
 LlamaIndex is ``VectorStoreIndex.from_documents`` over Chroma with ``SentenceSplitter``
 defaults (1024-token chunks, overlap 200) and top-k 2; its "answer" is its top chunk cut to
 40 words. Indexes are kept in ``bench/.cache`` so a rerun only answers.
@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 
 import qa
-from qa.embed import embedders
-from qa.embed_llamaindex import LlamaIndexEmbedding
 from qa.text import fold
 
 SETS = {
@@ -30,7 +28,9 @@ SETS = {
     "squad20_dev": ("docs", "questions.jsonl"),
     "piaf": ("docs", "questions.min5words.jsonl"),
     "xquad": ("docs_en", "questions.es_q_en_docs.jsonl"),
+    "xquad_de": ("docs_en", "questions.de_q_en_docs.jsonl"),
 }
+FOLDERS = {"xquad_de": "xquad"}  # sets that share another set's documents
 MAX_WORDS = 40
 _MARKER = re.compile(r"\s*\[\d+\]")
 
@@ -113,11 +113,15 @@ def stock(docs: Path, cache: Path, rows: list[dict[str, Any]], docs_prefix: str)
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    embed_model = LlamaIndexEmbedding(embedders.create("minilm"))
+    from qa.embed import DEFAULT_EMBEDDER, create_embedder
+    from qa.embed.llamaindex import LlamaIndexEmbedding
+
+    embed_model = LlamaIndexEmbedding(create_embedder(DEFAULT_EMBEDDER))
     client = chromadb.PersistentClient(
         path=str(cache / "stock"), settings=ChromaSettings(anonymized_telemetry=False)
     )
-    collection = client.get_or_create_collection("stock", embedding_function=None)
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embed_model.model_name)[:40]
+    collection = client.get_or_create_collection(f"stock-{slug}", embedding_function=None)
     store = ChromaVectorStore(chroma_collection=collection)
     started = time.perf_counter()
     if collection.count() == 0:
@@ -174,10 +178,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
 
-    folder = args.data / args.set
+    folder = args.data / FOLDERS.get(args.set, args.set)
     docs_name, questions = SETS[args.set]
     rows = load_questions(folder, questions, args.limit, args.seed)
-    cache = args.cache / args.set
+    cache = args.cache / FOLDERS.get(args.set, args.set)
     prefix = f"{docs_name}/"
     result: dict[str, Any] = {
         "set": args.set,

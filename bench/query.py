@@ -42,7 +42,7 @@ def sentence_pool(limit: int | None = None) -> list[str]:
     for folder in SOURCES:
         for path in sorted((DATA / folder).glob("*.txt")):
             text = path.read_text(encoding="utf-8")
-            for s, e in sentence_spans(text, language="english"):
+            for s, e in sentence_spans(text, lang="en"):
                 sentence = " ".join(text[s:e].split())
                 if len(sentence.split()) >= 5:
                     seen.setdefault(sentence)
@@ -52,14 +52,14 @@ def sentence_pool(limit: int | None = None) -> list[str]:
 
 
 def pool_vectors(pool: list[str], cache: Path) -> np.ndarray:
-    """MiniLM vectors of the pool sentences (ONNX fp32, the default), cached on disk."""
-    key = hashlib.sha256("\n".join(pool).encode()).hexdigest()[:12]
+    """Vectors of the pool sentences by the default embedder, as passages; cached on disk."""
+    from qa.embed import DEFAULT_EMBEDDER, create_embedder
+
+    key = hashlib.sha256(("\n".join(pool) + DEFAULT_EMBEDDER).encode()).hexdigest()[:12]
     path = cache / f"pool-{key}.npy"
     if path.exists():
         return np.load(path)
-    from qa.embed import create_embedder
-
-    vectors = create_embedder("minilm-onnx").embed(pool)
+    vectors = create_embedder(DEFAULT_EMBEDDER).embed_documents(pool)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors

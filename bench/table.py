@@ -13,6 +13,7 @@ LABELS = {
     "squad11_dev": "SQuAD 1.1 dev",
     "squad20_dev": "SQuAD 2.0 dev",
     "xquad": "XQuAD es→en",
+    "xquad_de": "XQuAD de→en",
     "piaf": "PIAF (fr)",
 }
 

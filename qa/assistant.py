@@ -74,6 +74,23 @@ class Assistant:
             assistant.sync(progress=progress)
         return assistant
 
+    def first_index_note(self) -> str | None:
+        """What a first sync with this embedder is about to do, or None when the index exists.
+
+        Indexes are kept per embedder, so after a change of embedder (the default moved from
+        MiniLM to e5) the first sync embeds every document once: say so, and name the indexes
+        of other embedders that remain usable."""
+        if self.store.count():
+            return None
+        note = (
+            f"building the {self.embedder.name} index of {self.corpus} "
+            "(first use of this embedder with this folder: every document is embedded once)"
+        )
+        others = self.store.siblings()
+        if others:
+            note += f"; existing indexes of other embedders are kept: {', '.join(others)}"
+        return note
+
     def sync(self, *, progress: bool = False) -> SyncReport:
         """Index new and edited files, drop deleted ones; unchanged files cost nothing.
 
@@ -95,6 +112,9 @@ class Assistant:
         if self._retriever is None:
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
             self.evidence.term_stats = self._retriever.term_stats
+            if self.evidence.corpus_languages != self._retriever.corpus_languages:
+                self.evidence.corpus_languages = self._retriever.corpus_languages
+                self.evidence.forget_languages()
         return self._retriever
 
     def _chunk_vectors(self, ids: Sequence[str]) -> dict[str, Any]:

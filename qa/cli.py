@@ -136,6 +136,10 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
     from qa.lock import StoreLocked
 
     assistant = _build(args, folder)
+    note = assistant.first_index_note()
+    if note:
+        print(f"qa: {note}", file=sys.stderr, flush=True)
+        progress = sys.stderr.isatty()
     try:
         report = assistant.sync(progress=progress)
     except StoreLocked as exc:
@@ -166,6 +170,9 @@ def _index(args: argparse.Namespace) -> int:
             if moved is not None:
                 print(f"moved the old index aside to {moved}", file=sys.stderr)
         assistant = qa.Assistant(settings)
+        note = assistant.first_index_note()
+        if note:
+            print(f"qa: {note}", file=sys.stderr, flush=True)
         report = assistant.sync(progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -72,14 +73,29 @@ def name(code: str) -> str:
     return LANGUAGES.get(code, (code or "an unknown language", None, None))[0]
 
 
-def detect(text: str) -> str:
-    """The ISO 639-1 code of ``text``'s language; ``DEFAULT`` when it has no letters."""
+SURE = 0.9  # below this probability a guess outside ``among`` gives way to one inside it
+
+
+def detect(text: str, among: Collection[str] = ()) -> str:
+    """The ISO 639-1 code of ``text``'s language; ``DEFAULT`` when it has no letters.
+
+    ``among`` (the languages of the corpus) settles short, unsure cases: "trains" or "When
+    did Mongke Khan die?" look as French or Indonesian as English, so when the best guess is
+    not in ``among`` and has less than ``SURE`` probability, the best-ranked language of
+    ``among`` is taken instead. A clear question in another language keeps its language."""
     sample = text[:3000]
     if not _LETTER.search(sample):
-        return DEFAULT
+        return next(iter(sorted(among)), DEFAULT) if len(among) == 1 else DEFAULT
     with _lock:  # the identifier keeps per-call state
-        code, _ = _identifier().classify(sample)
-    return str(code)
+        ranked = _identifier().rank(sample)
+    best = str(ranked[0][0])
+    if not among or best in among:
+        return best
+    scores = np.array([score for _, score in ranked], dtype=np.float64)
+    probability = 1.0 / np.exp(scores - scores[0]).sum()
+    if probability >= SURE:
+        return best
+    return next((str(code) for code, _ in ranked if code in among), best)
 
 
 @cache

@@ -73,6 +73,11 @@ class HybridRetriever:
         self._lexical = {code: _index(group) for code, group in by_lang.items()}
 
     @property
+    def corpus_languages(self) -> frozenset[str]:
+        """The languages of the indexed chunks."""
+        return frozenset(self._lexical)
+
+    @property
     def empty(self) -> bool:
         """True when the snapshot holds no chunks (every query finds nothing)."""
         return not self._ids
@@ -121,7 +126,7 @@ class HybridRetriever:
             return []
         if query_vector is None:
             query_vector = self.embedder.embed_query([query])[0]
-        lang = lang or languages.detect(query)
+        lang = lang or languages.detect(query, self.corpus_languages)
         depth = min(max(self.depth, top_k or 0), len(self._ids))
         foreign = [code for code in self._lexical if code != lang]
         dense = self.dense(query_vector, max(depth, FOREIGN_DEPTH) if foreign else depth)

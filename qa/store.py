@@ -78,6 +78,7 @@ class ChunkStore:
     ) -> None:
         self.name = name
         self.embedder_name = embedder_name
+        self._client = client
         self.collection = client.get_or_create_collection(
             name,
             embedding_function=None,
@@ -93,6 +94,15 @@ class ChunkStore:
         self.manifest = (
             Manifest(manifest, key=str(self.collection.id)) if manifest is not None else None
         )
+
+    def siblings(self) -> list[str]:
+        """Embedder names of the other collections of the same corpus in this client."""
+        prefix = "-".join(self.name.split("-", 2)[:2]) + "-"  # qa-<corpus key>-
+        names = []
+        for collection in self._client.list_collections():
+            if collection.name.startswith(prefix) and collection.name != self.name:
+                names.append(str((collection.metadata or {}).get("embedder", collection.name)))
+        return sorted(names)
 
     @property
     def vector_store(self) -> Any:

@@ -105,3 +105,20 @@ def test_ask_runs_with_no_network_at_all(tmp_path: Path) -> None:
     answer = json.loads(out.stdout)
     assert "Castello" in answer["text"]
     assert answer["citations"][0]["source"] == "002_85c3a7959f85f010.txt"
+
+
+def test_a_new_embedder_says_it_builds_its_index_and_keeps_the_old_one(tmp_path: Path) -> None:
+    """Changing the embedder (as the default did, MiniLM → e5) builds a second index, says so
+    instead of stalling silently, and leaves the first index usable."""
+    seeds_copy(tmp_path)
+    assert _qa(["index"], tmp_path, QA_EMBEDDER="hashing").returncode == 0
+    question = "How long did the previous humanitarian pause last?"
+    asked = _qa(["ask", question], tmp_path, QA_EMBEDDER="e5")
+    assert asked.returncode == 0, asked.stderr
+    assert "building the multilingual-e5-small-q4 index of" in asked.stderr
+    assert "existing indexes of other embedders are kept: hashing-256" in asked.stderr
+    assert "ten hours" in asked.stdout
+    again = _qa(["ask", question], tmp_path, QA_EMBEDDER="e5")
+    assert "building" not in again.stderr
+    old = _qa(["ask", "--json", question], tmp_path, QA_EMBEDDER="hashing")
+    assert old.returncode == 0 and "building" not in old.stderr

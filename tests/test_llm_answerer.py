@@ -87,10 +87,10 @@ def test_out_of_range_marker_is_dropped(llm: FakeLLM, store: Path) -> None:
     a = _llm_assistant(llm, store)
     n = _number_of(a, PAUSE_Q, "ten hours")
     llm.push_text(
-        f"The previous pause lasted ten hours [{n}][9]. It was the longest pause ever held [9]."
+        f"The previous pause lasted ten hours [{n}][99]. It was the longest pause ever held [99]."
     )
     answer = a.ask(PAUSE_Q)
-    assert "[9]" not in answer.text
+    assert "[99]" not in answer.text
     assert len(answer.citations) == 1 and _quote_is_verbatim(answer.citations[0])
     [flagged] = answer.flagged
     assert flagged.text.startswith("It was the longest")

@@ -23,7 +23,7 @@ def test_defaults_are_offline() -> None:
     s = Settings()
     assert s.corpus == Path("seeds") and s.store == Path(".qa")
     assert not s.llm_configured and s.answerer_name == "extractive"
-    assert s.chroma_url is None and s.embedder == "minilm"
+    assert s.chroma_url is None and s.embedder == "e5"
 
 
 def test_openai_environment_switches_to_the_llm(monkeypatch: pytest.MonkeyPatch) -> None:

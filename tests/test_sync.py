@@ -33,9 +33,13 @@ class CountingEmbedder:
         self.max_tokens = inner.max_tokens
         self.calls: list[list[str]] = []
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(list(texts))
-        return self.inner.embed(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self.inner.embed_query(texts)
 
     @property
     def texts_embedded(self) -> int:
@@ -102,7 +106,7 @@ def test_stored_chunks_keep_offsets_metadata_and_vectors(
         assert text[c.start : c.end] == c.text
     vectors = store.embeddings([c.id for c in chunks])
     for c in chunks:
-        np.testing.assert_allclose(vectors[c.id], counting.inner.embed([c.text])[0], atol=1e-6)
+        np.testing.assert_allclose(vectors[c.id], counting.inner.embed_documents([c.text])[0], atol=1e-6)
     states = store.files()
     for source in TMP_CORPUS:
         path = tmp_corpus / source

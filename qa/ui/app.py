@@ -296,7 +296,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) 
     from qa.assistant import Assistant
 
     assistant = Assistant(settings)
-    print(f"qa: indexing {assistant.corpus}", file=sys.stderr, flush=True)
+    note = assistant.first_index_note()
+    print(f"qa: {note or f'indexing {assistant.corpus}'}", file=sys.stderr, flush=True)
     report = assistant.sync(progress=sys.stderr.isatty())
     print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
     app = build_app(assistant)
