@@ -23,10 +23,17 @@ DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
 REDUNDANT_OVERLAP = 0.8  # ... as do sentences sharing this share of their terms
-# Cross-lingual spans: sentence cosine (e5, query vs passage) mapped onto the lexical scale.
-CROSS_FLOOR = 0.78  # measured: bench/calibrate_cross_lingual.py (0.782 and 0.148)
-CROSS_RANGE = 0.15
-CROSS_MAX = 8
+# A sentence's own cosine to the question (e5, query vs passage), put on the term-coverage
+# scale by logistic fits of "this sentence holds the answer" (bench/calibrate_cross_lingual.py,
+# bench/results/cross-lingual-map-*.json):
+# - for sentences in another language than the question (fitted on XQuAD, Spanish questions
+#   over English text, where cosines run lower), mapped onto SQuAD 2.0's coverage scale:
+#   (cos - 0.775) / 0.101;
+# - for the others, with their coverage (SQuAD 2.0): 0.523 · coverage + 4.05 · (cos - 0.790).
+COSINE_FLOOR, COSINE_RANGE = 0.775, 0.101
+JOINT_COVERAGE, JOINT_COSINE, JOINT_FLOOR = 0.523, 4.05, 0.790
+RERANK_TOP = 8  # best candidates whose own sentence vector is computed ...
+CROSS_MAX = 16  # ... and sentences in another language than the question
 
 
 def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -109,11 +116,26 @@ class Evidence:
         return found
 
     def spans(self, passages: Sequence[Passage]) -> list[Span]:
-        """Sentences of the passages (at least three words), without duplicates across chunks."""
+        """Sentences of the passages (at least three words), without duplicates across chunks.
+
+        A fragment shorter than that ("/TASS/." after "MOSCOW, November 10.") joins the
+        sentence before it on the same line instead of being dropped."""
         seen: set[tuple[str, int, int]] = set()
         out: list[Span] = []
         for p in passages:
+            merged: list[list[int]] = []
             for start, end in self._sentence_spans(p.chunk):
+                short = len(p.chunk.text[start - p.chunk.start : end - p.chunk.start].split())
+                gap = (
+                    p.chunk.text[merged[-1][1] - p.chunk.start : start - p.chunk.start]
+                    if merged
+                    else "\n"
+                )
+                if short < MIN_WORDS and "\n" not in gap:
+                    merged[-1][1] = end
+                else:
+                    merged.append([start, end])
+            for start, end in merged:
                 key = (p.chunk.source, start, end)
                 span = Span(p.chunk, start, end, p.rank)
                 if key in seen or len(span.text.split()) < MIN_WORDS:
@@ -143,24 +165,38 @@ class Evidence:
             [self.term_stats.coverage(wanted, found) for found in span_terms], dtype=np.float32
         )
         if self.chunk_vectors is not None:
-            self._cross_lingual(query, lang, spans, lexical)
+            self._sentence_level(query, lang, spans, combine(dense, lexical), lexical)
         return dense, lexical
 
-    def _cross_lingual(
-        self, query: np.ndarray, lang: str, spans: Sequence[Span], lexical: np.ndarray
+    def _sentence_level(
+        self,
+        query: np.ndarray,
+        lang: str,
+        spans: Sequence[Span],
+        preliminary: np.ndarray,
+        lexical: np.ndarray,
     ) -> None:
-        """Term coverage means little across languages (a French sentence shares no stems with
-        an English question), so for spans in another language than ``text`` the lexical part
-        is taken from the sentence's own embedding instead: its cosine to the question mapped
-        onto 0..1 (``CROSS_FLOOR`` → 0, ``CROSS_FLOOR + CROSS_RANGE`` → 1). At most
-        ``CROSS_MAX`` sentences are embedded per call, best-ranked passages first."""
-        foreign = [i for i, s in enumerate(spans) if s.chunk.lang and s.chunk.lang != lang]
-        foreign = sorted(foreign, key=lambda i: spans[i].rank)[:CROSS_MAX]
-        if not foreign:
+        """Refine the lexical part of the likeliest sentences with their own embedding.
+
+        With passage vectors every sentence of a passage shares one dense score, and term
+        coverage misses paraphrases ("refuse to let reach" for "won't allow ... supplies")
+        and every sentence in another language (no shared stems). So the ``RERANK_TOP`` best
+        candidates, and up to ``CROSS_MAX`` sentences in another language than ``text``
+        (best-ranked passages first), are embedded at question time; their cosine to the
+        question joins their coverage (see the constants above)."""
+        order = np.argsort(-preliminary, kind="stable")[:RERANK_TOP]
+        foreign = {i for i, s in enumerate(spans) if s.chunk.lang and s.chunk.lang != lang}
+        by_rank = sorted(foreign, key=lambda i: spans[i].rank)[:CROSS_MAX]
+        chosen = list(dict.fromkeys([int(i) for i in order] + by_rank))
+        if not chosen:
             return
-        vectors = self.vectors([spans[i].text for i in foreign], documents=True)
-        mapped = np.clip((vectors @ query - CROSS_FLOOR) / CROSS_RANGE, 0.0, 1.0)
-        lexical[foreign] = np.maximum(lexical[foreign], mapped)
+        cosine = self.vectors([spans[i].text for i in chosen], documents=True) @ query
+        for i, cos in zip(chosen, cosine, strict=True):
+            if i in foreign:
+                refined = max(float(lexical[i]), (cos - COSINE_FLOOR) / COSINE_RANGE)
+            else:
+                refined = JOINT_COVERAGE * lexical[i] + JOINT_COSINE * (cos - JOINT_FLOOR)
+            lexical[i] = min(max(refined, 0.0), 1.0)
 
     def terms_of(self, texts: Sequence[str], lang: str = "") -> list[list[str]]:
         """``terms`` of each text (of language ``lang``), remembered; the unseen ones computed

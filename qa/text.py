@@ -60,13 +60,19 @@ def terms_of(texts: Sequence[str], lang: str = "") -> list[list[str]]:
 
     code = lang or languages.DEFAULT
     stop = stopwords() | _folded_stopwords(code)
+    # Stemmed before accents are folded (Snowball's French rules read them: "ordonné" and
+    # "ordonnée" both give "ordon"), compared after (a question typed without accents).
     words = [
-        [w for w in _WORD.findall(fold(t)) if w not in stop and (len(w) > 1 or w.isdigit())]
+        [
+            w
+            for w in _WORD.findall(t.casefold())
+            if fold(w) not in stop and (len(w) > 1 or w.isdigit())
+        ]
         for t in texts
     ]
     stem = languages.stemmer(code) or languages.stemmer(languages.DEFAULT)
     stems = iter(stem.stemWords([w for ws in words for w in ws]))
-    return [[next(stems) for _ in ws] for ws in words]
+    return [[fold(next(stems)) for _ in ws] for ws in words]
 
 
 @cache

@@ -42,9 +42,9 @@ _NUMBER = re.compile(
 _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (
         re.compile(
-            r"^\s*(how (many|much|long|old|far|big|large|tall|high)|combien|quel nombre|"
-            r"quelle quantit[ée])\b|\b(population|price|cost|percentage|number of|"
-            r"prix|co[uû]t|nombre de)\b",
+            r"\b(how (many|much|long|old|far|big|large|tall|high)|combien|quel nombre|"
+            r"quelle quantit[ée]|population|price|cost|percentage|number of|quantity|amount|"
+            r"prix|co[uû]t|nombre de|montant)\b",
             re.I,
         ),
         _NUMBER,
@@ -52,8 +52,9 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     ),
     (
         re.compile(
-            r"^\s*(when|what (year|date|day|month|time)|at what time|quand|[àa] quelle heure|"
-            r"en quelle ann[ée]e|quel jour)\b",
+            r"^\s*((on|in|at|by|since|until|from) )?(when|what (year|date|day|month|time)|"
+            r"which (year|date|day|month)|quand|[àa] quelle (heure|date)|en quelle ann[ée]e|"
+            r"quel jour)\b",
             re.I,
         ),
         re.compile(
@@ -74,7 +75,12 @@ _ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         0.1,
     ),
     (
-        re.compile(r"^\s*(who|whom|whose|qui)\b|\b(name of|named|nom de)\b", re.I),
+        re.compile(
+            r"^\s*(who|whom|whose|qui)\b|\b(name of|named|nom de)\b|^\s*(which|what|quel|"
+            r"quelle) (\w+ )?(president|minister|official|person|spokes(man|woman|person)|"
+            r"envoy|adviser|advisor|leader|general|ambassador|président|ministre|porte-parole)\b",
+            re.I,
+        ),
         re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)+"),  # a multi-word proper name
         0.1,
     ),
@@ -92,6 +98,22 @@ _CONTINUES = re.compile(
     r"il|elle|ils|elles|ce|cette|ces|selon lui|selon elle)\b",
     re.I,
 )
+
+
+# "…, and when …?" / "… and which …?": a second question joined to the first.
+_SECOND_QUESTION = re.compile(
+    r",?\s+(?:and|et)\s+(?=(?:which|who|whom|whose|when|where|what|why|how|quel|quelle|quels|"
+    r"quelles|qui|quand|où|pourquoi|comment|combien)\b)",
+    re.I,
+)
+
+
+def compound_parts(question: str) -> list[str]:
+    """The questions a compound question joins ("Which envoy proposed a pause, and which
+    adviser asked to extend it?" → two); a plain question is its own single part."""
+    parts = [p.strip(" ,") for p in _SECOND_QUESTION.split(question)]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return parts if len(parts) > 1 else [question]
 
 
 def quoted_in(source_lang: str, question_lang: str) -> str | None:
@@ -123,8 +145,13 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The cited answer, or an abstention that still lists the closest passages."""
-        spans, scores, _ = self.scored_sentences(question, passages)
-        confidence = float(scores.max()) if spans else 0.0
+        parts = compound_parts(question)
+        if len(parts) > 1:
+            chosen, confidence = self._select_parts(parts, passages)
+        else:
+            spans, scores, _ = self.scored_sentences(question, passages)
+            confidence = float(scores.max()) if spans else 0.0
+            chosen = self._select(question, spans, scores) if spans else []
         if confidence < self.settings.abstain_threshold:
             return Answer(
                 question,
@@ -135,7 +162,6 @@ class ExtractiveAnswerer:
                 answerer=self.name,
                 confidence=confidence,
             )
-        chosen = self._select(question, spans, scores)
         citations = [
             Citation(s.chunk.source, s.text, s.start, s.end, score, s.chunk.id, s.chunk.lang)
             for s, score, _ in chosen
@@ -221,6 +247,26 @@ class ExtractiveAnswerer:
                 chosen.append((spans[i], float(scores[i]), False))
                 words += n
         return chosen
+
+    def _select_parts(
+        self, parts: Sequence[str], passages: Sequence[Passage]
+    ) -> tuple[list[tuple[Span, float, bool]], float]:
+        """For a compound question: the best sentence for each part (once each), and the
+        weakest part's evidence as the confidence (every part must be answered)."""
+        chosen: list[tuple[Span, float, bool]] = []
+        weakest = float("inf")
+        for part in parts:
+            spans, scores, _ = self.scored_sentences(part, passages)
+            if not spans:
+                return [], 0.0
+            best = int(np.argmax(scores))
+            weakest = min(weakest, float(scores[best]))
+            top = self._trim(part, spans[best])
+            if all(
+                (top.chunk.source, top.start) != (c.chunk.source, c.start) for c, _, _ in chosen
+            ):
+                chosen.append((top, float(scores[best]), top != spans[best]))
+        return chosen, weakest
 
     def _trim(self, question: str, span: Span) -> Span:
         """``span`` itself when short enough, else its ``WORD_BUDGET``-word window that holds
