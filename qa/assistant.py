@@ -10,7 +10,7 @@ from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder
 from qa.evidence import Evidence
 from qa.health import ensure_sound
-from qa.ingest import Chunker
+from qa.ingest import Chunker, scan_corpus
 from qa.lock import writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
@@ -80,7 +80,7 @@ class Assistant:
         Indexes are kept per embedder, so after a change of embedder (the default moved from
         MiniLM to e5) the first sync embeds every document once: say so, and name the indexes
         of other embedders that remain usable."""
-        if self.store.count():
+        if self.store.count() or not scan_corpus(self.corpus)[0]:
             return None
         note = (
             f"building the {self.embedder.name} index of {self.corpus} "
