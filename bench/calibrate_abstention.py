@@ -11,7 +11,7 @@ Articles are split in two (seeded): the threshold is chosen on the questions of 
 (maximising balanced accuracy of answerable vs both kinds of absent; and, as a second
 operating point, answering 95 % of answerable questions) and reported on the other half, with
 the ROC AUC of the answerer's confidence. BENCHMARKS.md says which one is the default
-``abstain_threshold`` (qa/settings.py) and why.
+threshold in the embedder's calibration (``qa/embed/e5.py``) and why.
 
     python bench/calibrate_abstention.py
 """
@@ -127,7 +127,9 @@ def main() -> None:
     threshold = best_threshold(calibration["answerable"], neg)
     # The other operating point: answer at least 95 % of answerable questions.
     keep95 = float(np.quantile(calibration["answerable"], 0.05))
-    default = qa.Settings().abstain_threshold
+    from qa.answerers import abstain_threshold
+
+    default = abstain_threshold(assistant.settings, assistant.evidence)
     result = {
         "data": "squad20_dev (indexed) + squad11_dev (topic absent)",
         "seed": args.seed,

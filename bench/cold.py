@@ -5,7 +5,7 @@ the page answers 200.
 
 A copy of ``seeds/`` and its own store live in ``bench/.cache/cold/`` (indexed once). Every
 run is a fresh subprocess with a hermetic environment (no ``QA_*``/``OPENAI_*``, so the
-extractive answerer and the default ONNX embedder). Baselines of the same run, interleaved
+extractive answerer and the default embedder, e5). Baselines of the same run, interleaved
 with the measured runs: ``python -c pass`` and ``python -c "import qa"`` for ``qa ask``;
 ``python -c "import gradio"`` for ``qa serve``. One more ``qa ask`` under ``python -X
 importtime`` gives the import cost by package and proves which heavy modules (torch,

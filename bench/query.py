@@ -134,7 +134,7 @@ def measure(folder: Path, questions: list[str], warmup: int) -> dict[str, Any]:
         assistant.ask(q)
     embed, ask, abstained = [], [], 0
     for q in questions[warmup:]:
-        embed.append(timed(partial(assistant.embedder.embed, [q]))[0])
+        embed.append(timed(partial(assistant.embedder.embed_query, [q]))[0])
         seconds, answer = timed(partial(assistant.ask, q))
         ask.append(seconds)
         abstained += answer.abstained

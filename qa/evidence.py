@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.embed import Embedder
+from qa.embed import Embedder, calibration_of
 from qa.lang import detect
 from qa.schema import Chunk, Passage
 from qa.text import TermStats, sentence_spans, terms_of
@@ -23,15 +23,6 @@ DENSE_WEIGHT = 0.55
 MIN_WORDS = 3
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
 REDUNDANT_OVERLAP = 0.8  # ... as do sentences sharing this share of their terms
-# A sentence's own cosine to the question (e5, query vs passage), put on the term-coverage
-# scale by logistic fits of "this sentence holds the answer" (bench/calibrate_cross_lingual.py,
-# bench/results/cross-lingual-map-*.json):
-# - for sentences in another language than the question (fitted on XQuAD, Spanish questions
-#   over English text, where cosines run lower), mapped onto SQuAD 2.0's coverage scale:
-#   (cos - 0.775) / 0.101;
-# - for the others, with their coverage (SQuAD 2.0): 0.523 · coverage + 4.05 · (cos - 0.790).
-COSINE_FLOOR, COSINE_RANGE = 0.775, 0.101
-JOINT_COVERAGE, JOINT_COSINE, JOINT_FLOOR = 0.523, 4.05, 0.790
 RERANK_TOP = 8  # best candidates whose own sentence vector is computed ...
 CROSS_MAX = 16  # ... and sentences in another language than the question
 
@@ -75,6 +66,7 @@ class Evidence:
         chunk_vectors: ChunkVectors | None = None,
     ) -> None:
         self.embedder = embedder
+        self.calibration = calibration_of(embedder)
         self.term_stats = term_stats
         self.chunk_vectors = chunk_vectors
         self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
@@ -164,7 +156,7 @@ class Evidence:
         lexical = np.array(
             [self.term_stats.coverage(wanted, found) for found in span_terms], dtype=np.float32
         )
-        if self.chunk_vectors is not None:
+        if self.chunk_vectors is not None and self.calibration.joint is not None:
             self._sentence_level(query, lang, spans, combine(dense, lexical), lexical)
         return dense, lexical
 
@@ -183,19 +175,22 @@ class Evidence:
         and every sentence in another language (no shared stems). So the ``RERANK_TOP`` best
         candidates, and up to ``CROSS_MAX`` sentences in another language than ``text``
         (best-ranked passages first), are embedded at question time; their cosine to the
-        question joins their coverage (see the constants above)."""
+        question joins their coverage through the embedder's measured maps
+        (``qa.embed.Calibration``)."""
         order = np.argsort(-preliminary, kind="stable")[:RERANK_TOP]
         foreign = {i for i, s in enumerate(spans) if s.chunk.lang and s.chunk.lang != lang}
         by_rank = sorted(foreign, key=lambda i: spans[i].rank)[:CROSS_MAX]
         chosen = list(dict.fromkeys([int(i) for i in order] + by_rank))
         if not chosen:
             return
+        weight, slope, floor = self.calibration.joint or (1.0, 0.0, 0.0)
+        foreign_floor, foreign_range = self.calibration.foreign or (1.0, 1.0)
         cosine = self.vectors([spans[i].text for i in chosen], documents=True) @ query
         for i, cos in zip(chosen, cosine, strict=True):
             if i in foreign:
-                refined = max(float(lexical[i]), (cos - COSINE_FLOOR) / COSINE_RANGE)
+                refined = max(float(lexical[i]), (cos - foreign_floor) / foreign_range)
             else:
-                refined = JOINT_COVERAGE * lexical[i] + JOINT_COSINE * (cos - JOINT_FLOOR)
+                refined = weight * lexical[i] + slope * (cos - floor)
             lexical[i] = min(max(refined, 0.0), 1.0)
 
     def terms_of(self, texts: Sequence[str], lang: str = "") -> list[list[str]]:

@@ -15,13 +15,6 @@ from pydantic_settings import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# Calibrated by `python bench/calibrate_abstention.py` on SQuAD 2.0 dev (see BENCHMARKS.md):
-# the extractive answerer abstains when its best evidence score falls below this value. With
-# e5 and sentence-level evidence: the threshold that answers 95 % of the answerable questions
-# of the calibration half (0.6597); the balanced-accuracy optimum (0.72) answered only 84 %
-# of the held-out answerable questions.
-DEFAULT_ABSTAIN_THRESHOLD = 0.66
-
 
 class Settings(BaseSettings):
     """Settings for ``qa``: arguments > environment (``QA_*``) > ``qa.toml`` > defaults."""
@@ -174,15 +167,20 @@ class Settings(BaseSettings):
     )
     chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks, in tokens.")
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved per question.")
-    abstain_threshold: float = Field(
-        DEFAULT_ABSTAIN_THRESHOLD,
+    abstain_threshold: float | None = Field(
+        None,
         ge=0,
         le=2,
-        description="Extractive answerer: abstain when the best evidence score is below this.",
+        description="Extractive answerer: abstain when the best evidence score is below this; "
+        "unset = the embedder's calibrated value (e5: 0.66, measured on SQuAD 2.0 by "
+        "bench/calibrate_abstention.py; MiniLM and others: 0.39).",
     )
-    support_threshold: float = Field(
-        DEFAULT_ABSTAIN_THRESHOLD,
-        description="A sentence whose cited passage supports it less than this is flagged.",
+    support_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description="A sentence whose cited passage supports it less than this is flagged; "
+        "unset = the abstention threshold.",
     )
     ui_auth: SecretStr | None = Field(
         None,

@@ -44,6 +44,20 @@ class Answerer(Protocol):
 answerers: Registry[Answerer] = Registry("answerer")
 
 
+def abstain_threshold(settings: Settings, evidence: Evidence) -> float:
+    """The extractive answerer's threshold: the setting, else the embedder's calibration."""
+    if settings.abstain_threshold is not None:
+        return settings.abstain_threshold
+    return evidence.calibration.abstain
+
+
+def support_threshold(settings: Settings, evidence: Evidence) -> float:
+    """Below this support an LLM sentence is flagged: the setting, else the abstention one."""
+    if settings.support_threshold is not None:
+        return settings.support_threshold
+    return abstain_threshold(settings, evidence)
+
+
 def create_answerer(name: str, settings: Settings, evidence: Evidence) -> Answerer:
     """Build a registered answerer, importing the built-ins on first use."""
     from qa.answerers import extractive, openai_chat  # noqa: F401  (registration)

@@ -1,7 +1,8 @@
 """The offline answerer: picks the retrieved sentences that best answer the question.
 
 Every sentence of its answer is a verbatim quote, so every citation is exact by construction.
-It abstains with ``NOT_IN_DOCUMENTS`` when the best evidence is below ``abstain_threshold``.
+It abstains with ``NOT_IN_DOCUMENTS`` when the best evidence is below ``abstain_threshold`` (by
+default the embedder's calibrated value).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from qa import lang as languages
-from qa.answerers import Turn, answerers, fold_history
+from qa.answerers import Turn, abstain_threshold, answerers, fold_history
 from qa.cite import compose
 from qa.evidence import Evidence, Span, combine
 from qa.prompts import NOT_IN_DOCUMENTS
@@ -133,6 +134,11 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.evidence = evidence
 
+    @property
+    def threshold(self) -> float:
+        """``abstain_threshold``, else the embedder's calibrated one."""
+        return abstain_threshold(self.settings, self.evidence)
+
     def query_for(self, question: str, history: Sequence[Turn]) -> str:
         return fold_history(question, history)
 
@@ -152,7 +158,7 @@ class ExtractiveAnswerer:
             spans, scores, _ = self.scored_sentences(question, passages)
             confidence = float(scores.max()) if spans else 0.0
             chosen = self._select(question, spans, scores) if spans else []
-        if confidence < self.settings.abstain_threshold:
+        if confidence < self.threshold:
             return Answer(
                 question,
                 NOT_IN_DOCUMENTS,
@@ -230,7 +236,7 @@ class ExtractiveAnswerer:
             following is not None
             and top.end == spans[best].end
             and _CONTINUES.match(spans[following].text)
-            and float(scores[following]) >= self.settings.abstain_threshold
+            and float(scores[following]) >= self.threshold
             and words + _words(spans[following].text) <= CONTINUATION_BUDGET
         ):
             chosen.append((spans[following], float(scores[following]), False))

@@ -13,7 +13,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from qa.answerers import Answerer, Turn, answerers, create_answerer, fold_history
+from qa.answerers import (
+    Answerer,
+    Turn,
+    answerers,
+    create_answerer,
+    fold_history,
+    support_threshold,
+)
 from qa.answerers.llm import Budget, LLMClient, LLMError
 from qa.cite import verify
 from qa.evidence import Evidence
@@ -112,7 +119,7 @@ class OpenAIAnswerer:
             drop_untrusted_links(shown.text, sources),
             passages,
             self.evidence,
-            support_threshold=self.settings.support_threshold,
+            support_threshold=support_threshold(self.settings, self.evidence),
             answerer=f"{self.name}:{self.settings.llm_model}",
             withhold=guard.withholds,
         )

@@ -19,6 +19,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -50,6 +51,33 @@ class Embedder(Protocol):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of passages to index, shape (len(texts), dim), float32."""
         ...
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the answerer reads one embedder's cosines; each figure measured by a bench.
+
+    ``abstain``: the extractive answerer's threshold (``bench/calibrate_abstention.py``).
+    ``joint``: (coverage weight, cosine weight, cosine floor) putting a sentence's own cosine
+    with its term coverage on the coverage scale; ``foreign``: (floor, range) for a sentence
+    in another language than the question (``bench/calibrate_cross_lingual.py``). Without
+    them, sentences are scored with their passage's vector only (one model call a question).
+    """
+
+    abstain: float
+    joint: tuple[float, float, float] | None = None
+    foreign: tuple[float, float] | None = None
+
+
+# MiniLM's, measured in issue 5 with passage-level evidence (BENCHMARKS.md); also the default
+# for embedders that bring none.
+PASSAGE_ONLY = Calibration(abstain=0.39)
+
+
+def calibration_of(embedder: object) -> Calibration:
+    """The embedder's ``calibration`` attribute, or ``PASSAGE_ONLY``."""
+    found = getattr(embedder, "calibration", None)
+    return found if isinstance(found, Calibration) else PASSAGE_ONLY
 
 
 class EmbeddingError(RuntimeError):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import qa
-from qa.answerers import Turn
+from qa.answerers import Turn, abstain_threshold, support_threshold
 from qa.evals.cases import Case
 from qa.evals.score import Record, TurnScore, score_turn
 from qa.prompts import prompt_hashes
@@ -112,8 +112,8 @@ def describe(assistant: qa.Assistant) -> dict[str, Any]:
             "top_k": s.top_k,
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,
-            "abstain_threshold": s.abstain_threshold,
-            "support_threshold": s.support_threshold,
+            "abstain_threshold": abstain_threshold(s, assistant.evidence),
+            "support_threshold": support_threshold(s, assistant.evidence),
         },
     }
 
