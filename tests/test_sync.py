@@ -106,7 +106,9 @@ def test_stored_chunks_keep_offsets_metadata_and_vectors(
         assert text[c.start : c.end] == c.text
     vectors = store.embeddings([c.id for c in chunks])
     for c in chunks:
-        np.testing.assert_allclose(vectors[c.id], counting.inner.embed_documents([c.text])[0], atol=1e-6)
+        np.testing.assert_allclose(
+            vectors[c.id], counting.inner.embed_documents([c.text])[0], atol=1e-6
+        )
     states = store.files()
     for source in TMP_CORPUS:
         path = tmp_corpus / source
