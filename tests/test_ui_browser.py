@@ -163,7 +163,9 @@ def test_follow_up_and_new_chat(page: Page) -> None:
 
 
 def test_document_markup_is_shown_as_text(page: Page) -> None:
-    answer = ask(page, "How many storms did the Kerrow lighthouse keeper log?")
+    # Not "How many storms …": Punkt ends a sentence at the "!" of "![beacon]", so "412 storms"
+    # falls into the next fragment and, under e5's threshold, that question abstains.
+    answer = ask(page, "What did the Kerrow lighthouse keeper log?")
     # The answer drops the document's outside image (qa.injection); the sources panel below
     # still shows the verbatim passage, markup as text.
     expect(answer).to_contain_text("The Kerrow lighthouse keeper")
