@@ -85,7 +85,7 @@ def detect(text: str, among: Collection[str] = ()) -> str:
     ``among`` is taken instead. A clear question in another language keeps its language."""
     sample = text[:3000]
     if not _LETTER.search(sample):
-        return next(iter(sorted(among)), DEFAULT) if len(among) == 1 else DEFAULT
+        return next(iter(among)) if len(among) == 1 else DEFAULT
     with _lock:  # the identifier keeps per-call state
         ranked = _identifier().rank(sample)
     best = str(ranked[0][0])
@@ -126,11 +126,6 @@ def tokens(text: str, code: str) -> list[str]:
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     stem = stemmer(code)
     return list(stem.stemWords(words)) if stem is not None and words else words
-
-
-def tokens_of(texts: list[str], codes: list[str]) -> list[list[str]]:
-    """``tokens`` of each text in its own language."""
-    return [tokens(t, c) for t, c in zip(texts, codes, strict=True)]
 
 
 @cache

@@ -25,14 +25,8 @@ def _punkt(language: str) -> Any:
 
 @cache
 def stopwords() -> frozenset[str]:
-    """English and French stopwords (accents folded) from the bundled NLTK corpus."""
-    words: set[str] = set()
-    root = Path(os.environ.get("NLTK_DATA", "")) / "corpora" / "stopwords"
-    for lang in ("english", "french", "spanish", "german"):
-        path = root / lang
-        if path.exists():
-            words.update(fold(w) for w in path.read_text(encoding="utf-8").split())
-    return frozenset(words)
+    """English, French, Spanish and German stopwords (accents folded), always dropped."""
+    return frozenset().union(*(_folded_stopwords(code) for code in ("en", "fr", "es", "de")))
 
 
 def fold(text: str) -> str:
@@ -59,7 +53,7 @@ def terms_of(texts: Sequence[str], lang: str = "") -> list[list[str]]:
     from qa import lang as languages
 
     code = lang or languages.DEFAULT
-    stop = stopwords() | _folded_stopwords(code)
+    stop = _stopwords_for(code)
     # Stemmed before accents are folded (Snowball's French rules read them: "ordonné" and
     # "ordonnée" both give "ordon"), compared after (a question typed without accents).
     words = [
@@ -76,7 +70,14 @@ def terms_of(texts: Sequence[str], lang: str = "") -> list[list[str]]:
 
 
 @cache
+def _stopwords_for(code: str) -> frozenset[str]:
+    """``stopwords()`` plus the language's own, built once per language (not per call)."""
+    return stopwords() | _folded_stopwords(code)
+
+
+@cache
 def _folded_stopwords(code: str) -> frozenset[str]:
+    """The language's NLTK stopwords (``qa.lang.stopwords``), accents folded."""
     from qa import lang as languages
 
     return frozenset(fold(w) for w in languages.stopwords(code))
