@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 EXIT_LOCKED = 3  # another process is writing to the store
 EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
+FOLDER_HELP = "corpus folder (default: the folder last given to qa, else the project's seeds/)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     index = sub.add_parser("index", help="build or update the index of a folder")
-    index.add_argument("folder", nargs="?", type=Path, help="corpus folder (default seeds/)")
+    index.add_argument("folder", nargs="?", type=Path, help=FOLDER_HELP)
+    index.add_argument("--folder", dest="folder_option", type=Path, help="the same as FOLDER")
     index.add_argument("--json", action="store_true", help="print the sync report as JSON")
     mode = index.add_mutually_exclusive_group()
     mode.add_argument(
@@ -88,18 +90,18 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question")
-    ask.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    ask.add_argument("--folder", type=Path, help=FOLDER_HELP)
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--offline", action="store_true", help="use the extractive answerer")
     ask.set_defaults(run=_ask)
 
     chat = sub.add_parser("chat", help="multi-turn chat in the terminal")
-    chat.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    chat.add_argument("--folder", type=Path, help=FOLDER_HELP)
     chat.add_argument("--offline", action="store_true", help="use the extractive answerer")
     chat.set_defaults(run=_chat)
 
     serve = sub.add_parser("serve", help="the chat UI in the browser (Gradio)")
-    serve.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
+    serve.add_argument("--folder", type=Path, help=FOLDER_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: first free from 7860)")
     serve.add_argument("--offline", action="store_true", help="use the extractive answerer")
@@ -108,12 +110,19 @@ def _parser() -> argparse.ArgumentParser:
     from qa.evals import command as eval_command
 
     evals = eval_command.add_parser(sub)
-    evals.set_defaults(run=lambda a: eval_command.run(a, _settings(a, a.folder)))
+    # The eval cases are written for seeds/: never the folder last indexed.
+    evals.set_defaults(run=lambda a: eval_command.run(a, _settings(a, a.folder)), last_folder=False)
     return parser
 
 
 def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
-    """Settings with the command line's overrides (folder, --store, --offline) applied."""
+    """Settings with the command line's overrides (folder, --store, --offline) applied.
+
+    Unless the command says otherwise (``qa eval``), a folder named here is remembered, and
+    when none is named (nor ``QA_CORPUS`` / ``qa.toml``'s ``corpus``) the last one is used.
+    """
+    from qa.locations import remember_folder, remembered_folder
+
     overrides: dict[str, object] = {}
     if args.store:
         overrides["store"] = args.store
@@ -121,7 +130,21 @@ def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
         overrides["corpus"] = folder
     if getattr(args, "offline", False):
         overrides["answerer"] = "extractive"
-    return qa.Settings(**overrides)  # type: ignore[arg-type]
+    settings = qa.Settings(**overrides)  # type: ignore[arg-type]
+    if not getattr(args, "last_folder", True):
+        return settings
+    if folder is not None:
+        if folder.is_dir():
+            remember_folder(folder)
+    elif "corpus" not in settings.model_fields_set:
+        last = remembered_folder()
+        if last is not None and last != settings.corpus.resolve():
+            if not last.is_dir():
+                raise FileNotFoundError(
+                    f"the folder last indexed, {last}, is gone; name one with --folder"
+                )
+            settings = qa.Settings(**{**overrides, "corpus": last})  # type: ignore[arg-type]
+    return settings
 
 
 def _build(args: argparse.Namespace, folder: Path | None) -> Assistant:
@@ -145,8 +168,8 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
     except StoreLocked as exc:
         print(f"qa: note: {exc}; answering from the index as it is", file=sys.stderr)
         return assistant
-    if report.changed or report.skipped:
-        print(report.summary(), file=sys.stderr)
+    if report.changed:
+        print(f"qa: {assistant.corpus}: {report.summary()}", file=sys.stderr)
     return assistant
 
 
@@ -154,6 +177,9 @@ def _index(args: argparse.Namespace) -> int:
     from qa import health
     from qa.lock import writer_lock
 
+    if args.folder and args.folder_option and args.folder != args.folder_option:
+        raise ValueError("give the folder once: as FOLDER or as --folder")
+    args.folder = args.folder or args.folder_option
     settings = _settings(args, args.folder)
     if (args.check or args.rebuild) and settings.chroma_url:
         raise ValueError("--check and --rebuild work on the embedded store, not a Chroma server")
@@ -185,7 +211,8 @@ def _index(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     assistant = _assistant(args, args.folder, progress=False)
     if args.json:
-        print(json.dumps(assistant.ask(args.question).to_dict(), indent=2, ensure_ascii=False))
+        result = {**assistant.ask(args.question).to_dict(), "folder": str(assistant.corpus)}
+        print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
     _print_streamed(assistant.stream(args.question))
     return 0
@@ -194,7 +221,8 @@ def _ask(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     assistant = _assistant(args, args.folder, progress=sys.stderr.isatty())
     chat = assistant.chat()
-    print("Ask about the documents. Empty line or Ctrl-D to quit; /new starts over.")
+    print(f"Ask about the documents in {assistant.corpus}.")
+    print("Empty line or Ctrl-D to quit; /new starts over.")
     while True:
         try:
             question = input("\n> ").strip()

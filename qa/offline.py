@@ -18,6 +18,8 @@ _FLAGS = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
     "DO_NOT_TRACK": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # no "Loading weights … 103/103" bars from transformers
+    "TRANSFORMERS_VERBOSITY": "error",
 }
 
 

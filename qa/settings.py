@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -12,6 +12,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from qa.locations import store_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,9 +28,16 @@ class Settings(BaseSettings):
         populate_by_name=True,
     )
 
-    corpus: Path = Field(Path("seeds"), description="Folder of documents to answer from.")
+    corpus: Path = Field(
+        PROJECT_ROOT / "seeds",
+        description="Folder of documents to answer from (the project's seeds/ by default; the "
+        "`qa` command defaults to the folder it was last given).",
+    )
     store: Path = Field(
-        Path(".qa"), description="Folder for the embedded Chroma store and lock files."
+        None,  # type: ignore[assignment]  # filled in from the corpus by _default_store
+        description="Folder of this corpus's index (embedded Chroma, manifests, locks, eval "
+        "cache); unset = $XDG_DATA_HOME/qa/stores/<folder>-<hash of its path> "
+        "(~/.local/share/qa/stores/…), the same from any working directory.",
     )
     chroma_url: str | None = Field(
         None,
@@ -197,6 +206,16 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(
         PROJECT_ROOT / "prompts", description="Folder of prompt files, loaded by name."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_store(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("store") in (None, ""):
+            corpus = data.get("corpus")
+            corpus = PROJECT_ROOT / "seeds" if corpus is None else corpus
+            if isinstance(corpus, (str, Path)):
+                data = {**data, "store": store_for(Path(corpus))}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # to a real LLM or another store; tests that want them set them explicitly.
     for key in [k for k in os.environ if k.startswith(("OPENAI_", "QA_"))]:
         del os.environ[key]
+    # Stores and the remembered folder go to a fresh data folder, never the developer's.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="qa-test-data-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

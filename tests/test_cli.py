@@ -16,7 +16,7 @@ from tests.helpers import seeds_copy
 def _qa(
     args: list[str], cwd: Path, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "QA_EMBEDDER": "hashing", **env}
+    full_env = {**os.environ, "QA_EMBEDDER": "hashing", "XDG_DATA_HOME": str(cwd / "data"), **env}
     full_env.pop("OPENAI_API_KEY", None)
     full_env.pop("OPENAI_BASE_URL", None)
     return subprocess.run(
@@ -31,18 +31,24 @@ def _qa(
 
 
 def test_index_twice_then_ask_json(tmp_path: Path) -> None:
+    """`qa index FOLDER` remembers the folder: a later `qa index` or `qa ask` with no folder
+    uses it (not seeds/), and `--json` names the folder searched."""
     seeds_copy(tmp_path)
-    first = _qa(["index", "--json"], tmp_path)
+    first = _qa(["index", "seeds", "--json"], tmp_path)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert len(report["added"]) == 5 and report["chunks_embedded"] > 0
     second = json.loads(_qa(["index", "--json"], tmp_path).stdout)
     assert second["chunks_embedded"] == 0 and len(second["unchanged"]) == 5
-    assert (tmp_path / ".qa").is_dir(), "the store defaults to .qa/ under the working directory"
+    stores = list((tmp_path / "data" / "qa" / "stores").iterdir())
+    assert [s.name[:6] for s in stores] == ["seeds-"], "one store, in the user's data folder"
+    assert not (tmp_path / ".qa").exists(), "nothing is written in the working directory"
 
     asked = _qa(["ask", "--json", "How long did the previous humanitarian pause last?"], tmp_path)
     assert asked.returncode == 0, asked.stderr
+    assert asked.stderr == "", "an ask that changed nothing prints nothing but the answer"
     answer = json.loads(asked.stdout)
+    assert answer["folder"] == str(tmp_path / "seeds")
     assert {"text", "citations", "abstained"} <= answer.keys()
     for c in answer["citations"]:
         assert {"source", "quote", "start", "end", "score"} <= c.keys()
@@ -60,10 +66,47 @@ def test_index_reports_skipped_files_with_reasons(tmp_path: Path) -> None:
     assert "blob.txt: binary file (NUL bytes)" in out.stdout
 
 
+def test_the_same_folder_is_never_indexed_twice_from_another_directory(tmp_path: Path) -> None:
+    """The store is keyed by the corpus's absolute path, not the working directory; an ask
+    over a folder with skipped files and no changes prints nothing on stderr."""
+    corpus = seeds_copy(tmp_path)
+    (corpus / "image.png").write_bytes(b"\x89PNG\x00\x00")
+    data = str(tmp_path / "data")
+    assert _qa(["index", "seeds"], tmp_path, XDG_DATA_HOME=data).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    question = "How long did the previous humanitarian pause last?"
+    asked = _qa(["ask", question, "--folder", str(corpus)], elsewhere, XDG_DATA_HOME=data)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stderr == "", "no second index, no sync summary"
+    assert not (elsewhere / ".qa").exists()
+    assert len(list((tmp_path / "data" / "qa" / "stores").iterdir())) == 1
+
+    (corpus / "new.txt").write_text("The lighthouse keeper counted 41 ships.\n", encoding="utf-8")
+    changed = _qa(["ask", question], elsewhere, XDG_DATA_HOME=data)
+    assert changed.returncode == 0, changed.stderr
+    assert f"{corpus}: 1 added" in changed.stderr, "a sync that changed something says so"
+
+
+def test_a_remembered_folder_that_is_gone_is_a_clear_error(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The harbour was rebuilt in 1906.\n", encoding="utf-8")
+    assert _qa(["index", str(corpus)], tmp_path).returncode == 0
+    corpus.joinpath("a.txt").unlink()
+    corpus.rmdir()
+    out = _qa(["ask", "When was the harbour rebuilt?"], tmp_path)
+    assert out.returncode == 2
+    assert f"the folder last indexed, {corpus}, is gone; name one with --folder" in out.stderr
+
+
 def test_chat_reads_questions_until_empty_line(tmp_path: Path) -> None:
-    seeds_copy(tmp_path)
-    out = _qa(["chat"], tmp_path, stdin="Who is the ministry's spokesman?\n/new\n\n")
+    corpus = seeds_copy(tmp_path)
+    out = _qa(
+        ["chat", "--folder", "seeds"], tmp_path, stdin="Who is the ministry's spokesman?\n/new\n\n"
+    )
     assert out.returncode == 0, out.stderr
+    assert f"Ask about the documents in {corpus}." in out.stdout
     assert out.stdout.count("> ") >= 2 and "(new conversation)" in out.stdout
 
 
@@ -81,7 +124,7 @@ def test_ask_runs_with_no_network_at_all(tmp_path: Path) -> None:
     if probe.returncode != 0:
         pytest.skip("unshare -n is not permitted here")
     seeds_copy(tmp_path)
-    env = {**os.environ}
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QA_EMBEDDER"):
         env.pop(key, None)
     out = subprocess.run(
@@ -92,6 +135,8 @@ def test_ask_runs_with_no_network_at_all(tmp_path: Path) -> None:
             "-m",
             "qa.cli",
             "ask",
+            "--folder",
+            "seeds",
             "--json",
             "Which road could convoys from Gaziantep take into eastern Aleppo?",
         ],
@@ -111,7 +156,7 @@ def test_a_new_embedder_says_it_builds_its_index_and_keeps_the_old_one(tmp_path:
     """Changing the embedder (as the default did, MiniLM → e5) builds a second index, says so
     instead of stalling silently, and leaves the first index usable."""
     seeds_copy(tmp_path)
-    assert _qa(["index"], tmp_path, QA_EMBEDDER="hashing").returncode == 0
+    assert _qa(["index", "seeds"], tmp_path, QA_EMBEDDER="hashing").returncode == 0
     question = "How long did the previous humanitarian pause last?"
     asked = _qa(["ask", question], tmp_path, QA_EMBEDDER="e5")
     assert asked.returncode == 0, asked.stderr

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from qa.settings import Settings
+from qa.locations import store_for
+from qa.settings import PROJECT_ROOT, Settings
 
 _ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QA_LLM_API_KEY", "QA_LLM_BASE_URL", "QA_TOP_K")
 
@@ -19,9 +20,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_defaults_are_offline() -> None:
+def test_defaults_are_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     s = Settings()
-    assert s.corpus == Path("seeds") and s.store == Path(".qa")
+    assert s.corpus == PROJECT_ROOT / "seeds"
+    assert s.store.parent == tmp_path / "data" / "qa" / "stores"
+    assert s.store.name.startswith("seeds-")
     assert not s.llm_configured and s.answerer_name == "extractive"
     assert s.chroma_url is None and s.embedder == "e5"
 
@@ -50,6 +54,24 @@ def test_toml_file_then_environment_then_arguments(
     monkeypatch.setenv("QA_TOP_K", "4")
     assert Settings().top_k == 4
     assert Settings(top_k=5).top_k == 5
+
+
+def test_each_corpus_has_one_store_whatever_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The store is found from the corpus's absolute path: the same folder named from another
+    directory (or through a relative path) finds the same store; another folder never does."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "a" / "docs").mkdir(parents=True)
+    (tmp_path / "b" / "docs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    here = Settings(corpus=Path("docs")).store
+    monkeypatch.chdir(tmp_path)
+    assert Settings(corpus=Path("a/docs")).store == here == store_for(tmp_path / "a" / "docs")
+    assert Settings(corpus=Path("b/docs")).store != here, "same name, another folder"
+    assert Settings(corpus=Path("docs"), store=tmp_path / "mine").store == tmp_path / "mine"
+    monkeypatch.setenv("QA_STORE", "")
+    assert Settings(corpus=Path("a/docs")).store == here, "an empty QA_STORE means unset"
 
 
 def test_bad_values_are_refused_clearly() -> None:

@@ -229,11 +229,15 @@ class OnnxMiniLM:
 
 
 def main() -> None:
-    """``python -m qa.embed.onnx_minilm [--int8]``: export into the cache now (bin/setup)."""
+    """``python -m qa.embed.onnx_minilm [--int8] [--check]``: export into the cache now
+    (bin/setup); ``--check`` only tells, by its exit status, whether it is cached."""
     from qa.settings import Settings
 
     quantized = "--int8" in sys.argv[1:]
-    path = export(Settings().model_cache or default_cache_dir(), quantized=quantized)
+    cache_dir = Settings().model_cache or default_cache_dir()
+    if "--check" in sys.argv[1:]:
+        raise SystemExit(0 if onnx_path(cache_dir, quantized).exists() else 1)
+    path = export(cache_dir, quantized=quantized)
     print(json.dumps({"model": str(path), "bytes": path.stat().st_size}))
 
 

@@ -11,14 +11,17 @@ from pathlib import Path
 import qa
 from qa.evals.cases import load_cases
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
+from qa.settings import PROJECT_ROOT
+
+EVALS = PROJECT_ROOT / "evals"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``qa eval`` on the main command's subparsers; the caller sets ``run``."""
     p = sub.add_parser("eval", help="run the eval suite (evals/*.yaml) and score the answers")
-    p.add_argument("--cases", type=Path, default=Path("evals"), help="YAML file or folder")
-    p.add_argument("--folder", type=Path, help="corpus folder (default seeds/)")
-    p.add_argument("--out", type=Path, default=Path(".qa/eval/result.json"), help="JSON result")
+    p.add_argument("--cases", type=Path, default=EVALS, help="YAML file or folder")
+    p.add_argument("--folder", type=Path, help="corpus folder (default: the project's seeds/)")
+    p.add_argument("--out", type=Path, help="JSON result (default: eval/result.json in the store)")
     p.add_argument("--baseline", type=Path, help="fail when a case that passed there fails now")
     p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline file")
     p.add_argument("--prompts", type=Path, help="also run with this prompts folder (A/B)")
@@ -45,8 +48,9 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
     print(format_table(main))
     if args.repeat > 1:
         print(format_repeats(runs))
-    main.save(args.out)
-    print(f"\nresult written to {args.out}")
+    out = args.out or settings.store / "eval" / "result.json"
+    main.save(out)
+    print(f"\nresult written to {out}")
 
     if args.prompts:
         other = qa.Assistant(
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
         print(format_side_by_side(main, run_cases(other, cases, cache=cache), args.prompts))
 
     if args.update_baseline:
-        target = args.baseline or Path("evals/baseline.json")
+        target = args.baseline or EVALS / "baseline.json"
         main.save(target)
         print(f"baseline written to {target}")
         return 0
