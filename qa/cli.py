@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import qa  # applies the offline environment first
 from qa.schema import Answer
+from qa.text import in_quotes
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -275,7 +276,7 @@ def format_answer(answer: Answer) -> str:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
             lines.append(f"[{n}] {c.source}:{c.start}-{c.end} (score {c.score:.2f})")
-            lines.append(f"    “{c.quote}”")
+            lines.append(f"    {in_quotes(c.quote)}")
     elif answer.passages:
         lines.append("")
         lines.append("Closest passages:")

@@ -156,3 +156,11 @@ class TermStats:
         found = q & set(text_terms)
         total = sum(self.idf(t) for t in q)
         return sum(self.idf(t) for t in found) / total if total else 0.0
+
+
+OPENING_QUOTES = "“\"«„"
+
+
+def in_quotes(text: str) -> str:
+    """``text`` between “ ”, unless it already opens with a quotation mark (no ““…””)."""
+    return text if text.lstrip().startswith(tuple(OPENING_QUOTES)) else f"“{text}”"

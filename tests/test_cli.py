@@ -167,3 +167,21 @@ def test_a_new_embedder_says_it_builds_its_index_and_keeps_the_old_one(tmp_path:
     assert "building" not in again.stderr
     old = _qa(["ask", "--json", question], tmp_path, QA_EMBEDDER="hashing")
     assert old.returncode == 0 and "building" not in old.stderr
+
+
+@pytest.mark.parametrize(
+    ("quote", "shown"),
+    [
+        ("The pause lasted ten hours.", "“The pause lasted ten hours.”"),
+        ("“We will not allow it,” he said.", "“We will not allow it,” he said."),
+        ("« Nous refusons », a-t-il dit.", "« Nous refusons », a-t-il dit."),
+    ],
+)
+def test_a_quote_is_put_between_quotation_marks_once(quote: str, shown: str) -> None:
+    from qa.cli import format_answer
+    from qa.schema import Answer, Citation
+
+    citation = Citation("a.txt", quote, 0, len(quote), 0.8)
+    text = format_answer(Answer("q", "It lasted. [1]", [citation], False))
+    assert text.splitlines()[-1] == f"    {shown}"
+    assert "““" not in text and "””" not in text
