@@ -126,14 +126,16 @@ class Assistant:
         return sorted(self.store.files().values(), key=lambda f: f.source)
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
-        """The passages hybrid retrieval finds for ``query``, best first."""
+        """The passages hybrid retrieval finds for ``query``, in retrieval order, each scored
+        on the evidence scale (``Passage.score``)."""
         retriever = self.retriever
         if retriever.empty or not query.strip():
             return []
         # Embedded through the evidence cache, so the answerer reuses this query vector.
         vector = self.evidence.vectors([query])[0]
         lang = self.evidence.language(query)
-        return retriever.retrieve(query, query_vector=vector, top_k=top_k, lang=lang)
+        passages = retriever.retrieve(query, query_vector=vector, top_k=top_k, lang=lang)
+        return self.evidence.rate(query, passages)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (``history`` resolves follow-ups)."""

@@ -280,9 +280,10 @@ def format_answer(answer: Answer) -> str:
     elif answer.passages:
         lines.append("")
         lines.append("Closest passages:")
-        for p in answer.passages[:3]:
+        for p in answer.closest():
             snippet = " ".join(p.chunk.text.split())[:160]
-            lines.append(f"  {p.chunk.source}:{p.chunk.start}-{p.chunk.end}  {snippet}…")
+            lines.append(f"  {p.chunk.source}:{p.chunk.start}-{p.chunk.end} (score {p.score:.2f})")
+            lines.append(f"    {snippet}…")
     return "\n".join(lines)
 
 

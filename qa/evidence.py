@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,22 @@ def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
     """The evidence score from its two parts."""
     combined: np.ndarray = DENSE_WEIGHT * dense + (1.0 - DENSE_WEIGHT) * lexical
     return combined
+
+
+def rated(passages: Sequence[Passage], spans: Sequence[Span], scores: np.ndarray) -> list[Passage]:
+    """``passages`` with ``score`` set to the best score of the ``spans`` they hold (0 for a
+    passage with none), order kept. A sentence in the overlap of two chunks counts for both."""
+    out = []
+    for p in passages:
+        held = [
+            float(value)
+            for span, value in zip(spans, scores, strict=True)
+            if span.chunk.source == p.chunk.source
+            and p.chunk.start <= span.start
+            and span.end <= p.chunk.end
+        ]
+        out.append(replace(p, score=max(held, default=0.0)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,12 @@ class Evidence:
                 seen.add(key)
                 out.append(span)
         return out
+
+    def rate(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """The passages, in the same order, each scored by its best sentence for
+        ``question`` (``Passage.score``: the scale of citation scores)."""
+        spans = self.spans(passages)
+        return rated(passages, spans, self.score(question, spans))
 
     def score(self, text: str, spans: Sequence[Span]) -> np.ndarray:
         """Evidence that each span answers (or supports) ``text``; one value per span."""

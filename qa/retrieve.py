@@ -140,7 +140,7 @@ class HybridRetriever:
             kept += [(cid, 0.0) for cid in extra[:FOREIGN_SLOTS]]
             seen.update(extra[:FOREIGN_SLOTS])
         return [
-            Passage(chunk=self.chunks[cid], score=score, rank=rank)
+            Passage(chunk=self.chunks[cid], score=0.0, rank=rank, fused=score)
             for rank, (cid, score) in enumerate(kept)
         ]
 

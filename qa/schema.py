@@ -29,11 +29,18 @@ class Chunk:
 
 @dataclass
 class Passage:
-    """A chunk returned by retrieval, with its fused rank score."""
+    """A chunk returned by retrieval.
+
+    ``score`` is how well it answers the question on the evidence scale (the best score of its
+    sentences: the scale of citation scores and of the abstention threshold), once rated by
+    ``Evidence.rate`` (``Assistant.retrieve`` does it); ``fused`` is its rank-fusion score and
+    ``rank`` its place in the fused retrieval list.
+    """
 
     chunk: Chunk
     score: float
     rank: int
+    fused: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,10 @@ class Answer:
     notice: str | None = None  # something the reader should know about how it was produced
     confidence: float | None = None  # best evidence score, where the answerer computes one
 
+    def closest(self, n: int = 3) -> list[Passage]:
+        """The ``n`` passages that answer the question best (by ``score``), best first."""
+        return sorted(self.passages, key=lambda p: -p.score)[:n]
+
     @property
     def flagged(self) -> list[AnswerSentence]:
         """Sentences whose citations do not support them."""
@@ -109,6 +120,6 @@ class Answer:
                     "end": p.chunk.end,
                     "score": round(p.score, 4),
                 }
-                for p in self.passages[:3]
+                for p in self.closest()
             ],
         }

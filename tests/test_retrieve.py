@@ -106,7 +106,7 @@ def test_topical_queries_find_their_document_first(
     assert retriever.retrieve(query)[0].chunk.source == expected
 
 
-def test_passages_carry_chunk_offsets_and_descending_positive_scores(
+def test_passages_carry_chunk_offsets_and_descending_positive_fused_scores(
     retriever: HybridRetriever, store: ChunkStore, corpus: Path
 ) -> None:
     passages = retriever.retrieve("honey bees and their hives", top_k=5)
@@ -114,12 +114,12 @@ def test_passages_carry_chunk_offsets_and_descending_positive_scores(
     by_id = {c.id: c for c in store.chunks()}
     for rank, p in enumerate(passages):
         assert p.rank == rank
-        assert p.score > 0
+        assert p.fused > 0 and p.score == 0.0, "rated later, by Evidence.rate"
         assert p.chunk == by_id[p.chunk.id]
         text = (corpus / p.chunk.source).read_text(encoding="utf-8")
         assert text[p.chunk.start : p.chunk.end] == p.chunk.text
         assert p.chunk.end > p.chunk.start
-    scores = [p.score for p in passages]
+    scores = [p.fused for p in passages]
     assert scores == sorted(scores, reverse=True)
     assert len({p.chunk.id for p in passages}) == len(passages)  # fusion merged both sides
     assert passages[0].chunk.source == "doc07.txt"
@@ -308,3 +308,21 @@ def test_sparse_side_scores_as_bm25s_retrieve(retriever: HybridRetriever, query:
     assert set(ours) == set(theirs)
     values = [theirs[i] for i in ours]
     assert values == sorted(values, reverse=True)
+
+
+def test_rated_passages_score_their_best_sentence_on_the_citation_scale(
+    retriever: HybridRetriever, hashing_embedder: HashingEmbedder
+) -> None:
+    """``Evidence.rate`` keeps the retrieval order and gives each passage the best evidence
+    score of its sentences: the number a citation of that sentence would show."""
+    from qa.evidence import Evidence
+
+    question = "honey bees and their hives"
+    passages = retriever.retrieve(question, top_k=5)
+    evidence = Evidence(hashing_embedder, retriever.term_stats)
+    rated = evidence.rate(question, passages)
+    assert [p.chunk.id for p in rated] == [p.chunk.id for p in passages]
+    for p in rated:
+        spans = evidence.spans([p])
+        assert p.score == pytest.approx(float(evidence.score(question, spans).max()), abs=1e-6)
+        assert 0.0 <= p.score <= 1.0

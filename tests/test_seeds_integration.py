@@ -120,3 +120,22 @@ def test_reopened_store_answers_without_reembedding(tmp_path: Path) -> None:
     reopened = assistant(corpus, tmp_path / "store")
     assert reopened.last_sync is not None and reopened.last_sync.chunks_embedded == 0
     assert "ten hours" in reopened.ask("How long did the previous humanitarian pause last?").text
+
+
+def test_closest_passages_after_an_abstention_share_the_citation_scale(
+    seeds_assistant: qa.Assistant,
+) -> None:
+    """The closest passages are scored like citations (not by rank fusion, ≈ 0.03): the
+    closest one shows the very evidence the answerer abstained on, below the threshold, and
+    `--json`'s ``closest`` carries the same numbers."""
+    answer = seeds_assistant.ask("What is the capital of Australia?")
+    assert answer.abstained and answer.confidence is not None
+    closest = answer.closest()
+    assert len(closest) == 3
+    assert closest[0].score == pytest.approx(answer.confidence)
+    assert 0.2 < closest[0].score < seeds_assistant.answerer.threshold  # type: ignore[attr-defined]
+    assert [c["score"] for c in answer.to_dict()["closest"]] == [round(p.score, 4) for p in closest]
+
+    cited = seeds_assistant.ask("How long did the previous humanitarian pause last?")
+    best = max(cited.passages, key=lambda p: p.score)
+    assert best.score == pytest.approx(cited.citations[0].score)

@@ -15,7 +15,7 @@ import numpy as np
 from qa import lang as languages
 from qa.answerers import Turn, abstain_threshold, answerers, fold_history
 from qa.cite import compose
-from qa.evidence import Evidence, Span, combine
+from qa.evidence import Evidence, Span, combine, rated
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
@@ -158,6 +158,9 @@ class ExtractiveAnswerer:
             spans, scores, _ = self.scored_sentences(question, passages)
             confidence = float(scores.max()) if spans else 0.0
             chosen = self._select(question, spans, scores) if spans else []
+            # What the answer was judged on, answer types included: the closest passage
+            # shows the confidence, on the scale of the citations and the threshold.
+            passages = rated(passages, spans, scores)
         if confidence < self.threshold:
             return Answer(
                 question,

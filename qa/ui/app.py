@@ -30,7 +30,14 @@ import gradio as gr
 
 from qa.settings import PROJECT_ROOT, Settings
 from qa.ui import assets, render
-from qa.ui.service import ANSWER_SLOTS, TOP_K_RANGE, Service, Session, upload_message
+from qa.ui.service import (
+    ANSWER_SLOTS,
+    TOP_K_RANGE,
+    Service,
+    Session,
+    question_problem,
+    upload_message,
+)
 from qa.ui.uploads import MAX_UPLOAD_BYTES, allowed_extensions
 
 if TYPE_CHECKING:
@@ -50,6 +57,9 @@ ANSWER_WORKERS = 24
 # Every event that answers a question (typed, example, /ask, /chat) shares this one queue.
 ANSWER_QUEUE: dict[str, Any] = {"concurrency_id": "answer", "concurrency_limit": ANSWER_WORKERS}
 STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
+# Gradio 6.31's English strings lack "common.complete": its screen-reader status line would
+# read the raw key after every upload, sync or settings change.
+I18N = {"en": {"common.complete": "Done"}}
 
 Outputs = tuple[Any, ...]
 
@@ -60,7 +70,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
 
     with gr.Blocks(title="qa — cited answers", delete_cache=(3600, 3600)) as app:
         state = gr.State(None)  # the session's Session, created on first use
-        gr.Markdown("## qa — answers cited to your documents", elem_id="qa-title")
+        gr.Markdown("# qa — answers cited to your documents", elem_id="qa-title")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=360):
@@ -78,13 +88,15 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
                         "is cited; click a [n] to see the passage.",
                         examples=[{"text": q} for q in examples],
                     )
+                    # Why a question was not asked; above the box, so a long paste can't hide it.
+                    notice = gr.HTML("", elem_id="qa-notice")
                     question = gr.Textbox(
                         elem_id="qa-question",
                         show_label=False,
                         placeholder="Ask a question about the documents…",
                         submit_btn="Ask",
-                        max_length=4000,
-                        autofocus=True,
+                        max_lines=8,  # a long paste scrolls inside the box
+                        autofocus=True,  # no max_length: the browser would cut a long paste
                     )
                     new_chat = gr.Button("New chat", size="sm", elem_id="qa-new-chat")
                 with gr.Column(scale=2, min_width=320):
@@ -100,7 +112,9 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
             with gr.Tab("Corpus", id="corpus"):
                 files_view = gr.HTML(service.files_html(), elem_id="qa-files")
                 with gr.Row():
-                    resync = gr.Button("Re-sync the folder", elem_id="qa-resync", scale=0)
+                    resync = gr.Button(
+                        "Re-sync the folder", elem_id="qa-resync", scale=0, min_width=200
+                    )
                 sync_msg = gr.Markdown()
                 upload = gr.File(
                     label=f"Add documents ({allowed_extensions()}; at most "
@@ -111,13 +125,20 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
                 )
                 upload_msg = gr.HTML(elem_id="qa-upload-msg")
             with gr.Tab("Settings", id="settings"):
+                choices = service.answerer_choices()
+                # A choice of one is no choice: say what is used and how to add an LLM. The
+                # hidden radio still feeds the /settings endpoint.
                 answerer = gr.Radio(
-                    service.answerer_choices(),
+                    choices,
                     value=service.answerer_name,
                     label="Answerer",
-                    info="extractive quotes the documents (no LLM); openai asks the LLM server "
-                    "and is offered only when one is configured (QA_LLM_BASE_URL or "
-                    "OPENAI_API_KEY). Applies to everyone using this server.",
+                    info="extractive quotes the documents (no LLM); openai asks the configured "
+                    "LLM server. Applies to everyone using this server.",
+                    visible=len(choices) > 1,
+                    elem_id="qa-answerer",
+                )
+                gr.Markdown(
+                    service.answerer_note(), visible=len(choices) == 1, elem_id="qa-answerer-note"
                 )
                 top_k = gr.Slider(
                     *TOP_K_RANGE, step=1, value=service.top_k, label="Passages per question"
@@ -127,10 +148,11 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         # -- chat --------------------------------------------------------------------------
         def respond(text: str, session: Session | None) -> Iterator[Outputs]:
             session = service.session(session)
-            text = (text or "").strip()
-            if not text:
-                yield gr.skip(), gr.skip(), session, gr.skip()
+            problem = question_problem(text)
+            if problem:  # not asked; the text stays in the box to be fixed
+                yield gr.skip(), gr.skip(), session, gr.skip(), render.notice_html(problem)
                 return
+            text = text.strip()
             last = 0.0
             for turn in service.stream_turn(session, text):
                 now = time.monotonic()
@@ -139,7 +161,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
                 last = now
                 done = turn.answer is not None or turn.error is not None
                 panel = service.sources_html(session.conv) if done else gr.skip()
-                yield render.messages(session.conv), panel, session, ""
+                yield render.messages(session.conv), panel, session, "", ""
 
         def respond_example(session: Session | None, evt: gr.SelectData) -> Iterator[Outputs]:
             value = evt.value if isinstance(evt.value, dict) else {}
@@ -148,9 +170,9 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         def reset(session: Session | None) -> Outputs:
             session = service.session(session)
             session.reset()
-            return [], service.sources_html(session.conv), session, ""
+            return [], service.sources_html(session.conv), session, "", ""
 
-        chat_out = [chatbot, sources, state, question]
+        chat_out = [chatbot, sources, state, question, notice]
         typed: dict[str, Any] = {
             "api_visibility": "private",
             "show_progress": "hidden",
@@ -199,7 +221,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         def do_sync(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Outputs:  # noqa: B008
             progress(0, desc="Scanning the folder")
             report = service.sync(progress=True)
-            return service.files_html(report.summary()), _report_md(report.lines())
+            return service.files_html(), _report_md(report.lines())  # the summary heads the report
 
         def do_upload(
             paths: list[str] | None,
@@ -282,6 +304,7 @@ def launch(
         state_session_capacity=1000,
         css=assets.CSS,
         js=assets.JS,
+        i18n=gr.I18n(**I18N),
     )
     if block:
         try:

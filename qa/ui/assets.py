@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 CSS = """
+:root { --qa-link: #c2410c; }  /* the accent, dark enough for text (WCAG AA contrast) */
+.dark { --qa-link: #fdba74; }
+/* Gradio's subdued grey (zinc-400: "- or -", slider ends, "Use via API") is 1.9:1 on white. */
+.gradio-container { --body-text-color-subdued: #71717a; }
+.dark .gradio-container { --body-text-color-subdued: #bbbbc2; }
+#qa-title h1 { font-size: var(--text-xxl); margin: 0; }
 #qa-chat .qa-text { margin: 0; line-height: 1.55; }
 #qa-chat .qa-q { white-space: pre-wrap; }
 .qa-ref {
   display: inline-block; min-width: 1.6em; padding: 0 .25em; margin-left: .1em;
   border-radius: 4px; font-size: .8em; font-weight: 600; line-height: 1.5;
   vertical-align: .15em; text-align: center; text-decoration: none !important;
-  color: var(--color-accent) !important; background: var(--color-accent-soft);
+  color: var(--qa-link) !important; background: var(--color-accent-soft);
   border: 1px solid var(--color-accent); cursor: pointer;
 }
-.qa-ref:hover, .qa-ref:focus { background: var(--color-accent); color: #fff !important; }
+.qa-ref:hover, .qa-ref:focus { background: #c2410c; color: #fff !important; }
 a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
   display: inline; min-width: 0; margin: 0; padding: 0; border: none; background: none;
   font-size: inherit; font-weight: 600; vertical-align: baseline;
-  text-decoration: underline !important; color: var(--color-accent) !important;
+  text-decoration: underline !important; color: var(--qa-link) !important;
 }
 .qa-flagged {
   background: rgba(245, 158, 11, .18); border-bottom: 2px dotted #d97706;
@@ -25,8 +31,9 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 .qa-note { margin: .5em 0 0; font-size: .88em; opacity: .9; }
 .qa-note-flag, .qa-note-warn { color: #b45309; }
 .dark .qa-note-flag, .dark .qa-note-warn { color: #fbbf24; }
-.qa-error { color: #b91c1c; }
-.dark .qa-error { color: #fca5a5; }
+.qa-error, #qa-notice .qa-notice { color: #b91c1c; }
+.dark .qa-error, .dark #qa-notice .qa-notice { color: #fca5a5; }
+#qa-notice .qa-notice { margin: 0; font-weight: 600; }
 .qa-abstained .qa-text { font-style: italic; }
 .qa-cursor { animation: qa-blink 1s steps(2) infinite; margin-left: 1px; }
 .qa-wait { opacity: .7; }
@@ -54,7 +61,7 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
   border-color: var(--color-accent); box-shadow: 0 0 0 3px var(--color-accent-soft);
 }
 #qa-sources .qa-cite-head { display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }
-#qa-sources .qa-num { font-weight: 700; color: var(--color-accent); }
+#qa-sources .qa-num { font-weight: 700; color: var(--qa-link); }
 #qa-sources .qa-file { font-family: var(--font-mono); font-size: .9em; word-break: break-all; }
 #qa-sources .qa-meta { font-size: .82em; opacity: .7; margin-left: auto; }
 #qa-sources .qa-ctx {
@@ -75,6 +82,7 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 }
 #qa-files td.qa-n, #qa-files th:not(:first-child) { text-align: right; }
 #qa-files .qa-sync { font-weight: 600; }
+#qa-resync { white-space: nowrap; }
 .qa-upload { list-style: none; padding: 0; }
 .qa-upload .qa-bad { color: #b91c1c; }
 .dark .qa-upload .qa-bad { color: #fca5a5; }
@@ -115,5 +123,29 @@ JS = r"""
     event.stopPropagation();
     show(turn, n);
   }, true);
+  // Gradio labels each chat message "<role>'s message: <content>", the content being our
+  // HTML; screen readers would read the markup. Relabel with the message's plain text.
+  const PREFIX = /^([^<]{1,40}'s message: )([\s\S]*)$/;
+  function relabel(el) {
+    const label = el.getAttribute("aria-label") || "";
+    const m = PREFIX.exec(label);
+    if (!m || label === el.__qaLabel || !/<[a-zA-Z\/!]/.test(m[2])) return;
+    const doc = new DOMParser().parseFromString(m[2], "text/html");  // inert: nothing loads
+    el.__qaLabel = m[1] + doc.body.textContent.replace(/\s+/g, " ").trim();
+    el.setAttribute("aria-label", el.__qaLabel);
+  }
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === "attributes") relabel(r.target);
+      else r.addedNodes.forEach((node) => {
+        if (!(node instanceof Element)) return;
+        relabel(node);
+        node.querySelectorAll("[aria-label]").forEach(relabel);
+      });
+    }
+  }).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"],
+  });
+  document.querySelectorAll("[aria-label]").forEach(relabel);
 }
 """

@@ -21,10 +21,12 @@ from qa.injection import drop_untrusted_links
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.store import FileState
+from qa.text import in_quotes
 
 CONTEXT_CHARS = 280  # characters of surrounding text shown on each side of a quote
 EXCERPT_CHARS = 420  # characters of a passage shown after an abstention
 CLOSEST_SHOWN = 3
+QUESTION_SHOWN_CHARS = 200  # a longer question is cut in the sources panel
 
 _EXTRA_ESCAPES = str.maketrans({"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;"})
 _BLANK_LINES = re.compile(r"\n\s*\n\s*(?:\n\s*)+")
@@ -84,6 +86,11 @@ def turn_html(turn: Exchange, n: int) -> str:
     )
 
 
+def notice_html(text: str) -> str:
+    """A message under the question box (why a question was not asked); empty clears it."""
+    return f'<p class="qa-notice" role="alert">⚠ {esc(text)}</p>' if text else ""
+
+
 def answer_html(answer: Answer, turn: int) -> str:
     """A final answer: sentences with clickable ``[n]`` markers, flags, notices."""
     classes = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
@@ -121,7 +128,7 @@ def _marker_html(n: int, answer: Answer, turn: int) -> str:
     if not 1 <= n <= len(answer.citations):
         return f"[{n}]"
     c = answer.citations[n - 1]
-    title = esc(f"{c.source}: “{_shorten(c.quote, 160)}”")
+    title = esc(f"{c.source}: {in_quotes(_shorten(c.quote, 160))}")
     return (
         f'<a class="qa-ref" href="#cite-{turn}-{n}" data-turn="{turn}" data-n="{n}" '
         f'title="{title}">[{n}]</a>'
@@ -173,18 +180,23 @@ def sources_html(
     if len(answered) > 1:
         buttons = "".join(
             f'<button type="button" class="qa-turn-btn{" qa-on" if n == selected else ""}" '
-            f'data-turn="{n}" title="{esc(a.question)}">{i}</button>'
+            f'data-turn="{n}" title="{esc(short_question(a.question))}">{i}</button>'
             for i, (n, a) in enumerate(answered, start=1)
         )
         parts.append(f'<nav class="qa-turns" aria-label="Answers">Answer {buttons}</nav>')
     for n, answer in answered:
         hidden = "" if n == selected else " hidden"
         parts.append(f'<section class="qa-turn" id="turn-{n}" data-turn="{n}"{hidden}>')
-        parts.append(f'<p class="qa-turn-q">{esc(answer.question)}</p>')
+        parts.append(f'<p class="qa-turn-q">{esc(short_question(answer.question))}</p>')
         parts.append(_turn_sources(answer, n, source_text))
         parts.append("</section>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def short_question(question: str, limit: int = QUESTION_SHOWN_CHARS) -> str:
+    """``question`` on one line, cut at a word boundary with "…" when over ``limit``."""
+    return _shorten(question, limit)
 
 
 def _turn_sources(answer: Answer, turn: int, source_text: SourceText | None) -> str:
@@ -199,7 +211,7 @@ def _turn_sources(answer: Answer, turn: int, source_text: SourceText | None) -> 
         return f'<ol class="qa-cites">{items}</ol>'
     if not answer.passages:
         return f'<p class="qa-none">{esc(NOT_IN_DOCUMENTS)} Nothing related was found.</p>'
-    items = "".join(_passage_html(p) for p in answer.passages[:CLOSEST_SHOWN])
+    items = "".join(_passage_html(p) for p in answer.closest(CLOSEST_SHOWN))
     return (
         f'<p class="qa-none">{esc(NOT_IN_DOCUMENTS)}</p>'
         f'<p class="qa-sub">Closest passages</p><ol class="qa-closest">{items}</ol>'

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.answerers import Answerer, create_answerer
+from qa.assistant import _clean_question
 from qa.ingest import MAX_FILE_BYTES, UnreadableFile, read_document
 from qa.schema import Answer
 from qa.sync import SyncReport
@@ -34,6 +35,19 @@ ANSWERERS = ("extractive", "openai")
 TOP_K_RANGE = (1, 10)  # the retriever fetches max(2·top_k, 10) candidates, so ≤ 10 is cheap
 ANSWER_SLOTS = 2  # answers computed at once (2 CPU cores); the rest wait ui_busy_wait_s at most
 BUSY_MESSAGE = "The server is busy answering other questions; please try again in a minute."
+EMPTY_QUESTION = "Type a question first."
+
+
+def question_problem(text: str | None) -> str | None:
+    """Why ``text`` cannot be asked (the core's reason, as the CLI says it), or None."""
+    text = (text or "").strip()
+    if not text:
+        return EMPTY_QUESTION
+    try:
+        _clean_question(text)
+    except ValueError as exc:
+        return f"Not asked: {exc} (this one has {len(text):,}); shorten it and ask again."
+    return None
 
 
 class ServerBusy(RuntimeError):
@@ -207,6 +221,16 @@ class Service:
             lines.append("- **LLM:** none configured — answers quote the documents directly")
         lines.append(f"- **Corpus:** `{a.corpus}`")
         return "\n".join(lines)
+
+    def answerer_note(self) -> str:
+        """Markdown shown instead of a choice of one answerer: what is used, how to get an LLM."""
+        return (
+            f"**Answerer:** `{self.answerer_name}` — answers quote the documents directly; "
+            "no LLM server is configured, so there is nothing else to choose.\n\n"
+            "To answer with an LLM, set `QA_LLM_BASE_URL` (or `OPENAI_BASE_URL`) to an "
+            "OpenAI-compatible server and `QA_LLM_MODEL` to its model, or set `OPENAI_API_KEY` "
+            "to use OpenAI, then restart `qa serve`."
+        )
 
     # --- corpus -----------------------------------------------------------------------------
 
