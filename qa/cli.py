@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import qa  # applies the offline environment first
 from qa.schema import Answer
@@ -247,20 +247,54 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _print_streamed(events: object) -> None:
-    """Print deltas as they come, then the verified answer with its sources."""
+    """Show deltas as they come (on a terminal), then the verified answer with its sources.
+
+    The streamed draft is drawn by rich's ``Live`` and erased when the answer is verified, so
+    a draft that wrapped over several rows is erased whole (never its first row left behind);
+    a draft taller than the terminal shows its last rows."""
     answer: Answer | None = None
-    streamed = False
-    for event in events:  # type: ignore[attr-defined]
-        if isinstance(event, Answer):
-            answer = event
-        elif isinstance(event, str) and sys.stdout.isatty():
-            print(event, end="", flush=True)
-            streamed = True
-    if answer is None:
-        return
-    if streamed:
-        print("\r\033[J", end="")
-    print(format_answer(answer))
+    live: Any = None
+    draft = ""
+    try:
+        for event in events:  # type: ignore[attr-defined]
+            if isinstance(event, Answer):
+                answer = event
+            elif isinstance(event, str) and sys.stdout.isatty():
+                if live is None:
+                    live = _live_draft()
+                draft += event
+                live.update(_Tail(draft), refresh=True)
+    finally:
+        if live is not None:
+            live.stop()
+    if answer is not None:
+        print(format_answer(answer))
+
+
+def _live_draft() -> Any:
+    """A transient ``rich.live.Live`` on stdout, refreshed by the caller only."""
+    from rich.console import Console
+    from rich.live import Live
+
+    live = Live(console=Console(), auto_refresh=False, transient=True)
+    live.start()
+    return live
+
+
+class _Tail:
+    """Rich renderable: ``text`` wrapped to the terminal, its last rows when it is taller."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.segment import Segment
+        from rich.text import Text
+
+        lines = console.render_lines(Text(self.text), options, pad=False)
+        for line in lines[-max(1, console.size.height - 1) :]:
+            yield from line
+            yield Segment.line()
 
 
 def format_answer(answer: Answer) -> str:
