@@ -146,7 +146,7 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Text deltas as they are generated, then the final, verified ``Answer``."""
-        question = _clean_question(question)
+        question = clean_question(question)
         query = self.answerer.query_for(question, history)
         passages = self.retrieve(query)
         yield from self.answerer.stream(question, passages, history)
@@ -181,7 +181,8 @@ class Chat:
         self.history.clear()
 
 
-def _clean_question(question: str) -> str:
+def clean_question(question: str) -> str:
+    """The question stripped; ValueError (the message users see) when empty or too long."""
     if not isinstance(question, str):
         raise TypeError("question must be a string")
     question = question.strip()

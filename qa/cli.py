@@ -315,9 +315,10 @@ def format_answer(answer: Answer) -> str:
         lines.append("")
         lines.append("Closest passages:")
         for p in answer.closest():
-            snippet = " ".join(p.chunk.text.split())[:160]
-            lines.append(f"  {p.chunk.source}:{p.chunk.start}-{p.chunk.end} (score {p.score:.2f})")
-            lines.append(f"    {snippet}…")
+            where = f"{p.chunk.start}-{p.chunk.end}" if p.best is None else "{}-{}".format(*p.best)
+            lines.append(f"  {p.chunk.source}:{where} (score {p.score:.2f})")
+            text = " ".join(p.best_text.split())
+            lines.append(f"    {in_quotes(text if len(text) <= 240 else text[:239] + '…')}")
     return "\n".join(lines)
 
 

@@ -35,17 +35,19 @@ def combine(dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
 
 def rated(passages: Sequence[Passage], spans: Sequence[Span], scores: np.ndarray) -> list[Passage]:
     """``passages`` with ``score`` set to the best score of the ``spans`` they hold (0 for a
-    passage with none), order kept. A sentence in the overlap of two chunks counts for both."""
+    passage with none) and ``best`` to that span, order kept. A sentence in the overlap of two
+    chunks counts for both."""
     out = []
     for p in passages:
         held = [
-            float(value)
+            (float(value), (span.start, span.end))
             for span, value in zip(spans, scores, strict=True)
             if span.chunk.source == p.chunk.source
             and p.chunk.start <= span.start
             and span.end <= p.chunk.end
         ]
-        out.append(replace(p, score=max(held, default=0.0)))
+        score, best = max(held, default=(0.0, None), key=lambda h: h[0])
+        out.append(replace(p, score=score, best=best))
     return out
 
 

@@ -41,6 +41,15 @@ class Passage:
     score: float
     rank: int
     fused: float = 0.0
+    best: tuple[int, int] | None = None  # file offsets of the sentence that gave ``score``
+
+    @property
+    def best_text(self) -> str:
+        """The sentence that gave ``score`` (the chunk's text when unknown)."""
+        if self.best is None:
+            return self.chunk.text
+        start, end = self.best
+        return self.chunk.text[start - self.chunk.start : end - self.chunk.start]
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,16 @@ class Answer:
     confidence: float | None = None  # best evidence score, where the answerer computes one
 
     def closest(self, n: int = 3) -> list[Passage]:
-        """The ``n`` passages that answer the question best (by ``score``), best first."""
-        return sorted(self.passages, key=lambda p: -p.score)[:n]
+        """The ``n`` passages that answer the question best (by ``score``), best first; of
+        overlapping chunks whose best sentence is the same, only the first."""
+        out: list[Passage] = []
+        seen: set[tuple[str, tuple[int, int]]] = set()
+        for p in sorted(self.passages, key=lambda p: -p.score):
+            key = (p.chunk.source, p.best or (p.chunk.start, p.chunk.end))
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+        return out[:n]
 
     @property
     def flagged(self) -> list[AnswerSentence]:

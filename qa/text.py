@@ -158,7 +158,7 @@ class TermStats:
         return sum(self.idf(t) for t in found) / total if total else 0.0
 
 
-OPENING_QUOTES = "“\"«„"
+OPENING_QUOTES = '“"«„'
 
 
 def in_quotes(text: str) -> str:

@@ -95,9 +95,10 @@ def test_start_indexes_once_then_bin_qa_answers_from_anywhere(tmp_path: Path) ->
         url = None
         while url is None and time.monotonic() < deadline and proc.poll() is None:
             try:
-                m = re.search(r"chat UI running at (http://127\.0\.0\.1:\d+/)", lines.get(timeout=1))
+                line = lines.get(timeout=1)
             except queue.Empty:
                 continue
+            m = re.search(r"chat UI running at (http://127\.0\.0\.1:\d+/)", line)
             url = m.group(1) if m else None
         assert url, "bin/start did not serve:\n" + "".join(output)
         text = "".join(output)

@@ -62,12 +62,12 @@ def run_server(tmp: Path, extra: dict[str, str] | None = None, **env: str) -> It
         k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_", "GRADIO_"))
     }
     environ.update(
-        QA_EMBEDDER="hashing",
+        QA_EMBEDDER="hashing",  # unless env says otherwise
         QA_STORE=str(store),
         GRADIO_TEMP_DIR=str(tmp / "gradio"),
         PYTHONUNBUFFERED="1",
-        **env,
     )
+    environ.update(env)
     port = free_port()
     cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--folder", str(corpus)]
     proc = subprocess.Popen(
@@ -289,6 +289,8 @@ def test_resync_picks_up_files_changed_on_disk(server: Server, client: Client) -
         files_html, report = client.predict(api_name="/sync")
         assert "added     zz-notes.md" in report and "zz-notes.md" in files_html
         assert "last sync" in files_html
+        # The summary ("1 added, … chunks embedded") is shown once, heading the report.
+        assert "1 added, 0 updated" in report and (files_html + report).count("added, ") == 1
     finally:
         added.unlink()
     files_html, report = client.predict(api_name="/sync")

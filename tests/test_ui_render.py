@@ -188,3 +188,40 @@ def test_files_panel_lists_chunks_and_sync_time() -> None:
     assert '<td class="qa-file">b/c.md</td><td class="qa-n">1</td>' in html
     assert "2.0 KB" in html and "1 added" in html
     assert "not yet" in render.files_html([], None)
+
+
+def test_a_long_question_is_cut_above_its_sources() -> None:
+    question = "Which road did the convoy take? " + "Please explain in detail. " * 150
+    answers = [_answer(question=question), _answer()]
+    panel = render.sources_html(_conv(*answers), selected=1)
+    [heading] = re.findall(r'<p class="qa-turn-q">([^<]*)</p>', panel)[:1]
+    assert heading.startswith("Which road did the convoy take?") and heading.endswith("…")
+    assert len(heading) <= render.QUESTION_SHOWN_CHARS + 1 < len(question)
+    [title] = re.findall(r'class="qa-turn-btn qa-on" data-turn="1" title="([^"]*)"', panel)
+    assert title == heading  # the answer-number button's tooltip is cut too
+    assert '<p class="qa-turn-q">Which road?</p>' in panel  # a short one is shown whole
+
+
+def test_the_notice_says_why_a_question_was_not_asked() -> None:
+    html = render.notice_html("Not asked: <b>too long</b>")
+    assert html == '<p class="qa-notice" role="alert">⚠ Not asked: &lt;b&gt;too long&lt;/b&gt;</p>'
+    assert render.notice_html("") == ""
+
+
+def test_closest_passages_highlight_the_sentence_their_score_comes_from() -> None:
+    """After an abstention each closest passage shows its best sentence marked, the score
+    beside it being that sentence's; passages sharing that sentence are shown once."""
+    text = "The ferry left at dawn. Its cargo was flour and salt. The crew numbered nine."
+    chunk = _chunk(text)
+    best = (text.index("Its cargo"), text.index(" The crew"))
+    overlap = Chunk("other", chunk.source, text[24:], 24, len(text), 1, "h")
+    passages = [
+        Passage(chunk, 0.52, 0, best=best),
+        Passage(overlap, 0.52, 1, best=best),  # the same sentence, in the next chunk
+        Passage(_chunk("Nothing here at all.", source="b.txt"), 0.31, 2),
+    ]
+    answer = Answer("What was the cargo?", qa.NOT_IN_DOCUMENTS, [], True, passages=passages)
+    panel = render.sources_html(_conv(answer))
+    assert "<mark>Its cargo was flour and salt.</mark>" in panel
+    assert panel.count("<mark>") == 1 and panel.count("score 0.52") == 1
+    assert panel.index("score 0.52") < panel.index("score 0.31")

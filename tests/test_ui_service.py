@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 import qa
+from qa.assistant import MAX_QUESTION_CHARS
 from qa.embed import HashingEmbedder
 from qa.settings import Settings
 from qa.ui.app import EXAMPLES, blocked_paths, build_app
-from qa.ui.service import Service
+from qa.ui.service import EMPTY_QUESTION, Service, question_problem
 from tests.helpers import seeds_copy
 
 PAUSE_Q = "How long did the previous humanitarian pause last?"
@@ -63,6 +64,49 @@ def test_errors_end_the_turn_with_a_message_and_stay_out_of_the_history(
     assert turn.error and "still being written" in turn.error
 
 
+def test_questions_the_ui_refuses_are_refused_in_the_cli_words(assistant: qa.Assistant) -> None:
+    assert question_problem("") == question_problem("  \n\t ") == EMPTY_QUESTION
+    assert question_problem(None) == EMPTY_QUESTION
+    assert question_problem("x" * MAX_QUESTION_CHARS) is None
+    assert question_problem(f"  {PAUSE_Q}  ") is None
+    long = "word " * 1200  # 6,000 characters, 5,999 once stripped
+    with pytest.raises(ValueError) as refused:
+        assistant.ask(long)
+    problem = question_problem(long)
+    assert problem is not None and str(refused.value) in problem and "5,999" in problem
+
+
+def _props(app: object, elem_id: str) -> dict[str, object]:
+    config = app.get_config_file()  # type: ignore[attr-defined]
+    [props] = [c["props"] for c in config["components"] if c["props"].get("elem_id") == elem_id]
+    return dict(props)
+
+
+def test_the_settings_tab_offers_a_choice_only_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch, assistant: qa.Assistant
+) -> None:
+    with_llm = build_app(assistant)
+    assert _props(with_llm, "qa-answerer")["visible"] is True
+    assert _props(with_llm, "qa-answerer-note")["visible"] is False
+    no_llm = assistant.settings.model_copy(update={"llm_base_url": None, "llm_api_key": None})
+    monkeypatch.setattr(assistant, "settings", no_llm)
+    app = build_app(assistant)
+    radio = _props(app, "qa-answerer")
+    assert radio["visible"] is False and radio["choices"] == [("extractive", "extractive")]
+    note = _props(app, "qa-answerer-note")
+    assert note["visible"] is True
+    for needed in ("`extractive`", "QA_LLM_BASE_URL", "QA_LLM_MODEL", "OPENAI_API_KEY", "qa serve"):
+        assert needed in str(note["value"]), needed
+    # The hidden radio still feeds the /settings endpoint.
+    [settings] = [fn for fn in app.fns.values() if fn.api_name == "settings"]
+    assert [getattr(c, "elem_id", None) for c in settings.inputs] == ["qa-answerer", None]
+
+
+def test_the_question_box_never_cuts_a_long_paste(assistant: qa.Assistant) -> None:
+    box = _props(build_app(assistant), "qa-question")
+    assert box.get("max_length") is None  # the server refuses it, with the reason
+
+
 def test_switching_answerer_and_top_k_reloads_nothing(
     service: Service, assistant: qa.Assistant
 ) -> None:
@@ -72,11 +116,11 @@ def test_switching_answerer_and_top_k_reloads_nothing(
     assert assistant.answerer.name == "openai" and assistant.embedder is embedder
     # top-k passages in the question's language; the best of the French file come on top.
     passages = assistant.retrieve(PAUSE_Q)
-    assert assistant.settings.top_k == 3 and len([p for p in passages if p.score > 0]) == 3
+    assert assistant.settings.top_k == 3 and len([p for p in passages if p.fused > 0]) == 3
     assert "`openai`" in service.describe() and "sk-secret" not in service.describe()
     service.set_options("extractive", 6)
     assert assistant.answerer is extractive  # built once, reused
-    assert len([p for p in assistant.retrieve(PAUSE_Q) if p.score > 0]) == 6
+    assert len([p for p in assistant.retrieve(PAUSE_Q) if p.fused > 0]) == 6
     with pytest.raises(ValueError, match="not available"):
         service.set_options("magic", 6)
 

@@ -115,7 +115,7 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
                     resync = gr.Button(
                         "Re-sync the folder", elem_id="qa-resync", scale=0, min_width=200
                     )
-                sync_msg = gr.Markdown()
+                sync_msg = gr.Markdown(elem_id="qa-sync-report")
                 upload = gr.File(
                     label=f"Add documents ({allowed_extensions()}; at most "
                     f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each)",

@@ -34,6 +34,7 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 .qa-error, #qa-notice .qa-notice { color: #b91c1c; }
 .dark .qa-error, .dark #qa-notice .qa-notice { color: #fca5a5; }
 #qa-notice .qa-notice { margin: 0; font-weight: 600; }
+#qa-notice:not(:has(.qa-notice)) { display: none; }  /* no empty gap */
 .qa-abstained .qa-text { font-style: italic; }
 .qa-cursor { animation: qa-blink 1s steps(2) infinite; margin-left: 1px; }
 .qa-wait { opacity: .7; }

@@ -87,7 +87,7 @@ def turn_html(turn: Exchange, n: int) -> str:
 
 
 def notice_html(text: str) -> str:
-    """A message under the question box (why a question was not asked); empty clears it."""
+    """A message above the question box (why a question was not asked); empty clears it."""
     return f'<p class="qa-notice" role="alert">⚠ {esc(text)}</p>' if text else ""
 
 
@@ -235,14 +235,21 @@ def _citation_html(
 
 
 def _passage_html(p: Passage) -> str:
-    excerpt = _tidy(p.chunk.text).strip()
-    if len(excerpt) > EXCERPT_CHARS:
-        excerpt = _cut_end(excerpt, EXCERPT_CHARS) + "…"
+    """A closest passage: its best sentence (what its score is) highlighted in its text."""
+    if p.best is not None:
+        best = Citation(p.chunk.source, p.best_text, *p.best, p.score, p.chunk.id)
+        before, quote, after = quote_in_context(best, p)
+        body = f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
+    else:
+        excerpt = _tidy(p.chunk.text).strip()
+        if len(excerpt) > EXCERPT_CHARS:
+            excerpt = _cut_end(excerpt, EXCERPT_CHARS) + "…"
+        body = esc(excerpt)
     return (
         f'<li class="qa-cite"><div class="qa-cite-head"><span class="qa-file">'
         f'{esc(p.chunk.source)}</span><span class="qa-meta">chars {p.chunk.start}–'
         f"{p.chunk.end} · score {p.score:.2f}</span></div>"
-        f'<blockquote class="qa-ctx">{esc(excerpt)}</blockquote></li>'
+        f'<blockquote class="qa-ctx">{body}</blockquote></li>'
     )
 
 

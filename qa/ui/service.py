@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.answerers import Answerer, create_answerer
-from qa.assistant import _clean_question
+from qa.assistant import clean_question
 from qa.ingest import MAX_FILE_BYTES, UnreadableFile, read_document
 from qa.schema import Answer
 from qa.sync import SyncReport
@@ -44,7 +44,7 @@ def question_problem(text: str | None) -> str | None:
     if not text:
         return EMPTY_QUESTION
     try:
-        _clean_question(text)
+        clean_question(text)
     except ValueError as exc:
         return f"Not asked: {exc} (this one has {len(text):,}); shorten it and ask again."
     return None
@@ -225,8 +225,8 @@ class Service:
     def answerer_note(self) -> str:
         """Markdown shown instead of a choice of one answerer: what is used, how to get an LLM."""
         return (
-            f"**Answerer:** `{self.answerer_name}` — answers quote the documents directly; "
-            "no LLM server is configured, so there is nothing else to choose.\n\n"
+            "No LLM server is configured, so answers quote the documents directly (the "
+            f"`{self.answerer_name}` answerer): there is no other answerer to choose.\n\n"
             "To answer with an LLM, set `QA_LLM_BASE_URL` (or `OPENAI_BASE_URL`) to an "
             "OpenAI-compatible server and `QA_LLM_MODEL` to its model, or set `OPENAI_API_KEY` "
             "to use OpenAI, then restart `qa serve`."
