@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answerers import Answerer, Turn, create_answerer
-from qa.embed import Embedder, create_embedder
+from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
 from qa.health import ensure_sound
 from qa.ingest import Chunker, scan_corpus
@@ -182,10 +182,12 @@ class Chat:
 
 
 def clean_question(question: str) -> str:
-    """The question stripped; ValueError (the message users see) when empty or too long."""
+    """The question stripped, undecodable characters (lone surrogates from bytes that were not
+    UTF-8, in argv or a request) replaced by U+FFFD and NUL bytes dropped; ValueError (the
+    message users see) when it is empty or too long."""
     if not isinstance(question, str):
         raise TypeError("question must be a string")
-    question = question.strip()
+    question = replace_surrogates(question).replace("\x00", "").strip()
     if not question:
         raise ValueError("question is empty")
     if len(question) > MAX_QUESTION_CHARS:

@@ -185,3 +185,19 @@ def test_a_quote_is_put_between_quotation_marks_once(quote: str, shown: str) -> 
     text = format_answer(Answer("q", "It lasted. [1]", [citation], False))
     assert text.splitlines()[-1] == f"    {shown}"
     assert "““" not in text and "””" not in text
+
+
+@pytest.mark.slow
+def test_a_question_with_bytes_that_are_not_utf8_is_answered(tmp_path: Path) -> None:
+    """argv bytes that are not UTF-8 become lone surrogates; they are replaced, not a
+    traceback from the tokenizer (MiniLM's tokenizer refuses surrogates)."""
+    seeds_copy(tmp_path)
+    env = {**os.environ, "QA_EMBEDDER": "minilm", "XDG_DATA_HOME": str(tmp_path / "data")}
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "ask", "--folder", "seeds", "--json",
+         b"\xff how long did the previous humanitarian pause last?"],
+        cwd=tmp_path, env=env, capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    answer = json.loads(out.stdout)
+    assert answer["question"].startswith("\ufffd") and "ten hours" in answer["text"]

@@ -8,6 +8,7 @@ follow-up test switches to ``openai`` through the ``/settings`` endpoint and bac
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -168,6 +169,35 @@ def test_ask_endpoint_abstains_with_the_closest_passages(client: Client) -> None
 def test_ask_endpoint_rejects_an_empty_question(client: Client) -> None:
     with pytest.raises(Exception, match="question is empty"):
         client.predict("   ", api_name="/ask")
+
+
+def _call_raw(url: str, api: str, body: bytes) -> str:
+    """POST ``body`` to Gradio's ``/gradio_api/call/<api>`` as is; the event stream's text."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}gradio_api/call/{api}", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as r:
+        event = json.loads(r.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{api}/{event}", timeout=60) as r:
+        return str(r.read().decode("utf-8"))
+
+
+def test_undecodable_characters_in_a_question_are_replaced_in_every_endpoint(
+    server: Server,
+) -> None:
+    """A lone surrogate (bytes that were not UTF-8) sent as JSON "\\udcff" is replaced by
+    U+FFFD and the question answered, never an internal TypeError."""
+    question = "\udcff how long did the previous humanitarian pause last?"
+    body = json.dumps({"data": [question]}).encode("ascii")  # \udcff stays an escape
+    assert b"\\udcff" in body
+    asked = _call_raw(server.url, "ask", body)
+    assert "event: complete" in asked and "ten hours" in asked, asked
+    assert "\\ufffd how long" in asked or "\ufffd how long" in asked, asked
+    chatted = _call_raw(server.url, "chat", json.dumps({"data": [question, None]}).encode())
+    assert "event: complete" in chatted and "ten hours" in chatted, chatted
+    assert "went wrong" not in chatted
 
 
 def _set_answerer(client: Client, name: str) -> None:

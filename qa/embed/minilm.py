@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.embed import Embedder, embedders, zeros
+from qa.embed import Embedder, embedders, replace_surrogates, zeros
 
 if TYPE_CHECKING:
     from qa.settings import Settings
@@ -50,7 +50,7 @@ class MiniLMEmbedder:
         if not texts:
             return zeros(self.dim)
         vectors = self._load().encode(
-            list(texts),
+            [replace_surrogates(t) for t in texts],
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,

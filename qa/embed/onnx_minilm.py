@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from qa.embed import replace_surrogates
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256
 DIM = 384
@@ -201,7 +203,7 @@ class OnnxMiniLM:
         if not texts:
             return out
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch(list(texts))
+        encodings = tokenizer.encode_batch([replace_surrogates(t) for t in texts])
         # Similar lengths batched together: little padding, as sentence-transformers does.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for at in range(0, len(order), self.batch_size):
