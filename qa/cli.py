@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import qa  # applies the offline environment first
 from qa.schema import Answer
-from qa.text import in_quotes
+from qa.text import in_quotes, printable
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -33,19 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except StoreLocked as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     except StoreDamaged as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
     except Exception as exc:
         damage = _store_damage(args, exc)
         if damage is not None:
-            print(f"qa: error: {damage}", file=sys.stderr)
+            _print(f"qa: error: {damage}", file=sys.stderr)
             return EXIT_DAMAGED
         if not isinstance(exc, (FileNotFoundError, ValueError, KeyError, RuntimeError, OSError)):
             raise
-        print(f"qa: error: {exc}", file=sys.stderr)
+        _print(f"qa: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -162,15 +162,15 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
     assistant = _build(args, folder)
     note = assistant.first_index_note()
     if note:
-        print(f"qa: {note}", file=sys.stderr, flush=True)
+        _print(f"qa: {note}", file=sys.stderr, flush=True)
         progress = sys.stderr.isatty()
     try:
         report = assistant.sync(progress=progress)
     except StoreLocked as exc:
-        print(f"qa: note: {exc}; answering from the index as it is", file=sys.stderr)
+        _print(f"qa: note: {exc}; answering from the index as it is", file=sys.stderr)
         return assistant
     if report.changed:
-        print(f"qa: {assistant.corpus}: {report.summary()}", file=sys.stderr)
+        _print(f"qa: {assistant.corpus}: {report.summary()}", file=sys.stderr)
     return assistant
 
 
@@ -189,23 +189,23 @@ def _index(args: argparse.Namespace) -> int:
             reason = health.diagnose(settings.store)
         if reason:
             raise health.StoreDamaged(health.chroma_dir(settings.store), reason)
-        print(f"index at {health.chroma_dir(settings.store)} is sound")
+        _print(f"index at {health.chroma_dir(settings.store)} is sound")
         return 0
     with writer_lock(settings.store):
         if args.rebuild:
             moved = health.move_aside(settings.store)
             if moved is not None:
-                print(f"moved the old index aside to {moved}", file=sys.stderr)
+                _print(f"moved the old index aside to {moved}", file=sys.stderr)
         assistant = qa.Assistant(settings)
         note = assistant.first_index_note()
         if note:
-            print(f"qa: {note}", file=sys.stderr, flush=True)
+            _print(f"qa: {note}", file=sys.stderr, flush=True)
         report = assistant.sync(progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(f"indexed {assistant.corpus} into {assistant.store.name}")
-        print("\n".join(report.lines()))
+        _print(f"indexed {assistant.corpus} into {assistant.store.name}")
+        _print("\n".join(report.lines()))
     return 0
 
 
@@ -222,19 +222,19 @@ def _ask(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     assistant = _assistant(args, args.folder, progress=sys.stderr.isatty())
     chat = assistant.chat()
-    print(f"Ask about the documents in {assistant.corpus}.")
-    print("Empty line or Ctrl-D to quit; /new starts over.")
+    _print(f"Ask about the documents in {assistant.corpus}.")
+    _print("Empty line or Ctrl-D to quit; /new starts over.")
     while True:
         try:
             question = input("\n> ").strip()
         except EOFError:
-            print()
+            _print()
             return 0
         if not question:
             return 0
         if question == "/new":
             chat.reset()
-            print("(new conversation)")
+            _print("(new conversation)")
             continue
         _print_streamed(chat.stream(question))
 
@@ -268,7 +268,7 @@ def _print_streamed(events: object) -> None:
         if live is not None:
             live.stop()
     if answer is not None:
-        print(format_answer(answer))
+        _print(format_answer(answer))
 
 
 def _live_draft() -> Any:
@@ -297,6 +297,12 @@ class _Tail:
             yield Segment.line()
 
 
+def _print(*values: object, **kwargs: Any) -> None:
+    """``print`` with control characters escaped: nothing a document, a file name or an
+    error holds can clear, recolour or retitle the terminal."""
+    print(*(printable(str(v)) for v in values), **kwargs)
+
+
 def format_answer(answer: Answer) -> str:
     """The answer, then its numbered sources (or the closest passages after an abstention)."""
     lines = [answer.text]
@@ -309,14 +315,16 @@ def format_answer(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
-            lines.append(f"[{n}] {c.source}:{c.start}-{c.end} (score {c.score:.2f})")
+            source = printable(c.source, one_line=True)
+            lines.append(f"[{n}] {source}:{c.start}-{c.end} (score {c.score:.2f})")
             lines.append(f"    {in_quotes(c.quote)}")
     elif answer.passages:
         lines.append("")
         lines.append("Closest passages:")
         for p in answer.closest():
             where = f"{p.chunk.start}-{p.chunk.end}" if p.best is None else "{}-{}".format(*p.best)
-            lines.append(f"  {p.chunk.source}:{where} (score {p.score:.2f})")
+            source = printable(p.chunk.source, one_line=True)
+            lines.append(f"  {source}:{where} (score {p.score:.2f})")
             text = " ".join(p.best_text.split())
             lines.append(f"    {in_quotes(text if len(text) <= 240 else text[:239] + '…')}")
     return "\n".join(lines)

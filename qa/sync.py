@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from qa.embed import Embedder
@@ -11,7 +12,7 @@ from qa.ingest import Chunker, CorpusFile, Skipped, UnreadableFile, read_documen
 from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
-from qa.text import sentence_spans
+from qa.text import printable, sentence_spans
 
 EMBED_BATCH = 64
 
@@ -41,12 +42,14 @@ class SyncReport:
         )
 
     def lines(self) -> list[str]:
-        """A human-readable report: the summary, then one line per non-trivial file."""
+        """A human-readable report: the summary, then one line per non-trivial file (control
+        characters in names and reasons escaped)."""
+        name = partial(printable, one_line=True)  # a newline in a name never splits a line
         out = [self.summary()]
-        out += [f"  added     {s}" for s in self.added]
-        out += [f"  updated   {s}" for s in self.updated]
-        out += [f"  removed   {s}" for s in self.removed]
-        out += [f"  skipped   {s.source}: {s.reason}" for s in self.skipped]
+        out += [f"  added     {name(s)}" for s in self.added]
+        out += [f"  updated   {name(s)}" for s in self.updated]
+        out += [f"  removed   {name(s)}" for s in self.removed]
+        out += [f"  skipped   {name(s.source)}: {name(s.reason)}" for s in self.skipped]
         return out
 
     def to_dict(self) -> dict[str, object]:

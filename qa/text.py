@@ -164,3 +164,27 @@ OPENING_QUOTES = '“"«„'
 def in_quotes(text: str) -> str:
     """``text`` between “ ”, unless it already opens with a quotation mark (no ““…””)."""
     return text if text.lstrip().startswith(tuple(OPENING_QUOTES)) else f"“{text}”"
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides/isolates
+# that reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n\x0b-\x0d\x1c-\x1e\x85\u2028\u2029]")
+
+
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """``text`` safe for a terminal: control characters (ESC, BEL, C1, bidi overrides) shown
+    as ``\\x1b``-style escapes, so a document cannot clear, recolour or retitle the screen;
+    with ``one_line``, line breaks and tabs too (file names, reasons)."""
+    if one_line:
+        text = _LINE_BREAKS.sub(_escaped, text)
+    return _CONTROL.sub(_escaped, text)

@@ -201,3 +201,39 @@ def test_a_question_with_bytes_that_are_not_utf8_is_answered(tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr.decode(errors="replace")
     answer = json.loads(out.stdout)
     assert answer["question"].startswith("\ufffd") and "ten hours" in answer["text"]
+
+
+HOSTILE_TEXT = (
+    "The Kerrow lighthouse keeper logged 412 storms in one winter.\x1b]0;OWNED\x07\x1b[2J"
+    "\x1b[31m The keeper's log was kept in red ink.\u202e\n"
+)
+
+
+def test_terminal_escapes_in_documents_and_names_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A document holding escape sequences, and file names with ESC or a newline, cannot clear,
+    recolour or retitle the terminal, nor split the report; --json keeps the text exact."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "log.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
+    (corpus / "red\x1b[31m.txt").write_text("Another keeper counted gulls.\n", encoding="utf-8")
+    (corpus / "two\nlines.md").write_text("A third note about the fog horn.\n", encoding="utf-8")
+    (corpus / "bell\x07.png").write_bytes(b"\x89PNG")
+    indexed = _qa(["index", str(corpus)], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in indexed.stdout + indexed.stderr
+    assert "  added     red\\x1b[31m.txt" in indexed.stdout
+    assert "  added     two\\nlines.md" in indexed.stdout
+    assert "  skipped   bell\\x07.png: unsupported file type '.png'" in indexed.stdout
+    assert len(indexed.stdout.splitlines()) == 6  # "indexed …", the summary, 4 files
+
+    question = "How many storms did the Kerrow lighthouse keeper log?"
+    asked = _qa(["ask", question], tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "412 storms" in asked.stdout
+    assert "\x1b" not in asked.stdout and "\x07" not in asked.stdout
+    assert "\\x1b]0;OWNED\\x07" in asked.stdout or "\\x1b[31m" in asked.stdout
+
+    exact = json.loads(_qa(["ask", "--json", question], tmp_path).stdout)
+    quotes = "".join(c["quote"] for c in exact["citations"])
+    assert "\x1b" in quotes or "\u202e" in quotes, "--json carries the document's text exactly"

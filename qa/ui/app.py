@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from qa.settings import PROJECT_ROOT, Settings
+from qa.text import printable
 from qa.ui import assets, render
 from qa.ui.service import (
     ANSWER_SLOTS,
@@ -320,7 +321,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) 
 
     assistant = Assistant(settings)
     note = assistant.first_index_note()
-    print(f"qa: {note or f'indexing {assistant.corpus}'}", file=sys.stderr, flush=True)
+    note = printable(note or f"indexing {assistant.corpus}")
+    print(f"qa: {note}", file=sys.stderr, flush=True)
     report = assistant.sync(progress=sys.stderr.isatty())
     print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
     app = build_app(assistant)
