@@ -25,8 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qa`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
     from qa.health import StoreDamaged
     from qa.lock import StoreLocked
+    from qa.settings import settings_problem
 
     try:
         return int(args.run(args))
@@ -38,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreDamaged as exc:
         _print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        _print(f"qa: error: {settings_problem(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:
         damage = _store_damage(args, exc)
         if damage is not None:

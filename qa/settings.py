@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         toml_file="qa.toml",
         extra="forbid",
         populate_by_name=True,
+        allow_inf_nan=False,  # "nan" passes every bound check; never a valid setting here
     )
 
     corpus: Path = Field(
@@ -144,6 +145,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         30.0,
         gt=0,
+        le=600,
         description="Seconds one LLM request attempt may wait for the server; all attempts "
         "together are bounded by llm_deadline_s.",
     )
@@ -174,7 +176,7 @@ class Settings(BaseSettings):
         description="Chunk size in tiktoken (cl100k) tokens; kept under the embedder's "
         "256 word-piece window.",
     )
-    chunk_overlap: int = Field(40, ge=0, description="Overlap between chunks, in tokens.")
+    chunk_overlap: int = Field(40, ge=0, le=1023, description="Overlap between chunks, in tokens.")
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved per question.")
     abstain_threshold: float | None = Field(
         None,
@@ -256,4 +258,41 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        _check_toml(Path(str(cls.model_config.get("toml_file") or "qa.toml")))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+class SettingsFileError(ValueError):
+    """``qa.toml`` exists but cannot be read as TOML; the message names the file."""
+
+
+def _check_toml(path: Path) -> None:
+    """Refuse a ``qa.toml`` that is not a readable UTF-8 TOML file (pydantic-settings would
+    skip a folder silently and report a parse error without the file's name)."""
+    import tomllib
+
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_file():
+        raise SettingsFileError(f"{path.resolve()} is not a file (the settings file qa.toml)")
+    try:
+        tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SettingsFileError(f"{path.resolve()} is not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"{path.resolve()} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsFileError(f"cannot read {path.resolve()}: {exc.strerror}") from None
+
+
+def settings_problem(error: ValidationError) -> str:
+    """A ``ValidationError`` of ``Settings`` in a user's words: each setting at fault, where it
+    can be set, what is wrong and the value given."""
+    lines = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        where = f" (QA_{name.upper()} or qa.toml)" if name in Settings.model_fields else ""
+        got = f"; got {item['input']!r}" if not isinstance(item.get("input"), dict) else ""
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid setting {name}{where}: {message}{got}")
+    return "\n".join(lines)

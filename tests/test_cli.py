@@ -237,3 +237,15 @@ def test_terminal_escapes_in_documents_and_names_are_shown_not_obeyed(tmp_path: 
     exact = json.loads(_qa(["ask", "--json", question], tmp_path).stdout)
     quotes = "".join(c["quote"] for c in exact["citations"])
     assert "\x1b" in quotes or "\u202e" in quotes, "--json carries the document's text exactly"
+
+
+def test_a_nonsensical_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
+    out = _qa(["ask", "What is the recipe for banana bread?"], tmp_path, QA_ABSTAIN_THRESHOLD="nan")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(
+        "qa: error: invalid setting abstain_threshold (QA_ABSTAIN_THRESHOLD or qa.toml): "
+        "Input should be a finite number; got 'nan'"
+    )
+    (tmp_path / "qa.toml").write_text("top_k = [\n", encoding="utf-8")
+    broken = _qa(["ask", "Anything?"], tmp_path)
+    assert broken.returncode == 2 and f"{tmp_path / 'qa.toml'} is not valid TOML" in broken.stderr

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa.locations import store_for
-from qa.settings import PROJECT_ROOT, Settings
+from qa.settings import PROJECT_ROOT, Settings, SettingsFileError, settings_problem
 
 _ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QA_LLM_API_KEY", "QA_LLM_BASE_URL", "QA_TOP_K")
 
@@ -86,3 +86,40 @@ def test_bad_values_are_refused_clearly() -> None:
 def test_every_field_is_described() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf"])
+def test_non_finite_numbers_are_refused_with_the_settings_name(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """NaN passes every bound check (nan < 0.66 is False: the answerer would never abstain)."""
+    monkeypatch.setenv("QA_ABSTAIN_THRESHOLD", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert settings_problem(caught.value).startswith(
+        "invalid setting abstain_threshold (QA_ABSTAIN_THRESHOLD or qa.toml): "
+        "Input should be a finite number"
+    )
+    with pytest.raises(ValidationError, match="finite"):
+        Settings(llm_temperature=float("nan"), abstain_threshold=0.5)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"top_k = \n", "is not valid TOML: Invalid value (at line 1, column 9)"),
+        (b"corpus = '\xff'\n", "is not UTF-8 text (invalid start byte)"),
+        (None, "is not a file (the settings file qa.toml)"),
+    ],
+)
+def test_a_broken_settings_file_is_named(
+    tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    target = tmp_path / "qa.toml"  # the autouse fixture made tmp_path the working directory
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    with pytest.raises(SettingsFileError) as caught:
+        Settings()
+    assert str(caught.value) == f"{target} {problem}"

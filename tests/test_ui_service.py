@@ -171,3 +171,11 @@ def test_auth_and_blocked_paths(monkeypatch: pytest.MonkeyPatch, assistant: qa.A
     blocked = blocked_paths(assistant.settings)
     assert str(assistant.settings.store.resolve()) in blocked
     assert any(p.endswith(".env") for p in blocked) and any(p.endswith("qa.toml") for p in blocked)
+
+
+@pytest.mark.parametrize("top_k", [float("nan"), float("inf"), 2.5, 0, 11, "6"])
+def test_a_top_k_that_makes_no_sense_is_refused_by_name(service: Service, top_k: object) -> None:
+    before = service.top_k
+    with pytest.raises((ValueError, TypeError), match="top_k must be"):
+        service.set_options("extractive", top_k)  # type: ignore[arg-type]
+    assert service.top_k == before, "nothing changed"

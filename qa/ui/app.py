@@ -247,8 +247,8 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         # -- settings ----------------------------------------------------------------------
         def set_options(name: str, k: float) -> str:
             try:
-                service.set_options(name, int(k))
-            except ValueError as exc:
+                service.set_options(name, k)
+            except (ValueError, TypeError) as exc:
                 raise gr.Error(str(exc)) from exc
             return service.describe()
 

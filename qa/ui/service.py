@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -192,12 +193,16 @@ class Service:
     def top_k(self) -> int:
         return self.assistant.settings.top_k
 
-    def set_options(self, answerer: str, top_k: int) -> None:
+    def set_options(self, answerer: str, top_k: float) -> None:
         """Switch the answerer and the number of retrieved passages for the whole server."""
         if answerer not in self.answerer_choices():
             raise ValueError(f"answerer {answerer!r} is not available here")
         low, high = TOP_K_RANGE
-        top_k = max(low, min(high, int(top_k)))
+        if not (isinstance(top_k, (int, float)) and math.isfinite(top_k) and top_k == int(top_k)):
+            raise ValueError(f"top_k must be a whole number from {low} to {high}; got {top_k!r}")
+        if not low <= top_k <= high:
+            raise ValueError(f"top_k must be from {low} to {high}; got {int(top_k)}")
+        top_k = int(top_k)
         a = self.assistant
         with self._index_lock:
             if answerer not in self._answerers:
