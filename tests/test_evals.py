@@ -12,7 +12,7 @@ import pytest
 
 import qa
 from qa.embed import HashingEmbedder
-from qa.evals.cases import Expectation, load_cases
+from qa.evals.cases import Expectation, load_baseline, load_cases
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
 from qa.evals.score import Record, has_phrase, score_turn
 from tests.helpers import ROOT, SEEDS, seeds_copy
@@ -54,6 +54,65 @@ def test_bad_case_files_are_refused(tmp_path: Path) -> None:
     mixed.write_text("- {id: b, question: q, abstain: true, facts: [[x]]}\n")
     with pytest.raises(ValueError, match="abstain"):
         load_cases(mixed)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "problem"),
+    [
+        ("- {id: s, question: q, facts: ten hours}", "case 's': turns.0.facts: Input should be a valid list"),
+        ("- {id: n, question: q}", "case 'n': case: nothing to check: give facts, sources or abstain: true"),
+        ("- {id: t, turns: []}", "case 't': turns: List should have at least 1 item"),
+        ("- {id: u, turns: [3]}", "case 'u': turns.0: Input should be a valid dictionary"),
+        ("- {id: f, question: q, facts: [[]]}", "case 'f': turns.0.facts.0: Value should have at least 1 item"),
+        ("- {id: x, question: q, fact: [[a]]}", "case 'x': fact: Extra inputs are not permitted"),
+        ("- {id: a, question: q, abstain: maybe}", "case 'a': turns.0.abstain: Input should be a valid boolean"),
+        ("- {id: [", "cannot be read as YAML"),
+        ("id: alone", "expected a list of cases, got dict"),
+        ("- just text", "case 1 is not a mapping with an id"),
+    ],
+)  # fmt: skip
+def test_a_case_that_does_not_fit_the_schema_is_named(
+    tmp_path: Path, yaml_text: str, problem: str
+) -> None:
+    """A string where a list of facts belongs (once 9 one-letter facts that all passed), a case
+    that checks nothing, an empty conversation, a turn that is a number, a misspelt field and
+    broken YAML are refused, naming the file, the case and the field."""
+    target = tmp_path / "cases.yaml"
+    target.write_text(yaml_text + "\n", encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        load_cases(target)
+    assert str(caught.value).startswith(f"{target}: "), caught.value
+    assert problem in str(caught.value), caught.value
+
+
+def test_single_phrasings_and_numbers_are_accepted_as_facts(tmp_path: Path) -> None:
+    target = tmp_path / "cases.yaml"
+    target.write_text("- {id: k, question: q, facts: [ten hours, [412, four hundred]]}\n")
+    [case] = load_cases(target)
+    assert case.turns[0].facts == [["ten hours"], ["412", "four hundred"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{}", "cases: Field required"),
+        ("[]", "Input should be a valid dictionary"),
+        ('{"cases": "x"}', "cases: Input should be a valid list"),
+        ('{"cases": [{"id": "a"}]}', "cases.0.passed: Field required"),
+        ("{not json", "cannot be read as JSON"),
+    ],
+)
+def test_a_baseline_that_does_not_fit_is_refused(tmp_path: Path, content: str, problem: str) -> None:
+    """Once `{}` meant "no regressions" and other shapes gave tracebacks."""
+    target = tmp_path / "baseline.json"
+    target.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        load_baseline(target)
+    assert str(caught.value).startswith(f"baseline {target}: ") and problem in str(caught.value)
+
+
+def test_the_committed_baseline_loads() -> None:
+    assert load_baseline(ROOT / "evals" / "baseline.json")["cases"]
 
 
 def test_score_reports_found_and_missed_facts_and_citation_precision() -> None:

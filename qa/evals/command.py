@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from pathlib import Path
 
 import qa
-from qa.evals.cases import load_cases
+from qa.evals.cases import load_baseline, load_cases
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
 from qa.settings import PROJECT_ROOT
 
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
         print(f"baseline written to {target}")
         return 0
     if args.baseline:
-        baseline = json.loads(args.baseline.read_text(encoding="utf-8"))
+        baseline = load_baseline(args.baseline)
         regressed = regressions(baseline, main)
         if regressed:
             print(f"\nFAIL: {len(regressed)} case(s) passed in {args.baseline} and fail now:")
