@@ -59,13 +59,13 @@ def test_bad_case_files_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "problem"),
     [
-        ("- {id: s, question: q, facts: ten hours}", "case 's': turns.0.facts: Input should be a valid list"),
-        ("- {id: n, question: q}", "case 'n': case: nothing to check: give facts, sources or abstain: true"),
+        ("- {id: s, question: q, facts: ten hours}", "case 's': turns.0.facts: Input should be a valid list"),  # noqa: E501
+        ("- {id: n, question: q}", "case 'n': case: nothing to check: give facts, sources or abstain: true"),  # noqa: E501
         ("- {id: t, turns: []}", "case 't': turns: List should have at least 1 item"),
         ("- {id: u, turns: [3]}", "case 'u': turns.0: Input should be a valid dictionary"),
-        ("- {id: f, question: q, facts: [[]]}", "case 'f': turns.0.facts.0: Value should have at least 1 item"),
+        ("- {id: f, question: q, facts: [[]]}", "case 'f': turns.0.facts.0: Value should have at least 1 item"),  # noqa: E501
         ("- {id: x, question: q, fact: [[a]]}", "case 'x': fact: Extra inputs are not permitted"),
-        ("- {id: a, question: q, abstain: maybe}", "case 'a': turns.0.abstain: Input should be a valid boolean"),
+        ("- {id: a, question: q, abstain: maybe}", "case 'a': turns.0.abstain: Input should be a valid boolean"),  # noqa: E501
         ("- {id: [", "cannot be read as YAML"),
         ("id: alone", "expected a list of cases, got dict"),
         ("- just text", "case 1 is not a mapping with an id"),
@@ -102,7 +102,9 @@ def test_single_phrasings_and_numbers_are_accepted_as_facts(tmp_path: Path) -> N
         ("{not json", "cannot be read as JSON"),
     ],
 )
-def test_a_baseline_that_does_not_fit_is_refused(tmp_path: Path, content: str, problem: str) -> None:
+def test_a_baseline_that_does_not_fit_is_refused(
+    tmp_path: Path, content: str, problem: str
+) -> None:
     """Once `{}` meant "no regressions" and other shapes gave tracebacks."""
     target = tmp_path / "baseline.json"
     target.write_text(content, encoding="utf-8")
