@@ -205,6 +205,14 @@ class Settings(BaseSettings):
         description="Chat UI: seconds a question may wait for a free answer slot before the "
         "user is told the server is busy.",
     )
+    ui_max_request_bytes: int = Field(
+        512 * 1024,
+        ge=16 * 1024,
+        le=1 << 30,
+        description="Chat UI: the largest request body read (JSON API calls; a question is at "
+        "most 4,000 characters); bigger ones get HTTP 413 before they are read. Uploads have "
+        "their own limit (5 MB a file).",
+    )
     prompts_dir: Path = Field(
         PROJECT_ROOT / "prompts", description="Folder of prompt files, loaded by name."
     )

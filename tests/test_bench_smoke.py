@@ -19,6 +19,7 @@ EXPECTED: dict[str, set[str]] = {
     | {"corpus", "embedder", "embedder_note", "repeats", "build", "seconds", "ratios", "targets"},
     "cold": COMMON | {"question", "answer", "build", "seconds", "ratios", "targets", "ask_imports"},
     "llm": COMMON | {"server_delay_s", "questions", "phases", "retrieve_alone"},
+    "request_size": COMMON | {"posts", "mb", "runs", "ratios", "targets"},
 }
 SECONDS: dict[str, set[str]] = {
     "resync": {

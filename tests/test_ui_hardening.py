@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
+import qa
 from qa.ui.uploads import MAX_UPLOAD_BYTES
 from tests.helpers import ROOT
 from tests.test_ui_client import Server, run_server
@@ -154,6 +156,31 @@ def test_uploads_over_the_limit_get_413_and_leave_nothing(server: Server) -> Non
     temp = server.corpus.parent / "gradio"
     sizes = [p.stat().st_size for p in temp.rglob("*") if p.is_file()]
     assert all(size <= MAX_UPLOAD_BYTES for size in sizes), sizes
+
+
+def test_request_bodies_over_the_limit_get_413_on_every_route(server: Server) -> None:
+    """JSON API bodies are bounded (ui_max_request_bytes, 512 KiB): a 2 MB body is refused
+    before it is read, whether it declares its length or streams without one; a question of
+    the longest allowed length still gets through."""
+    limit = qa.Settings().ui_max_request_bytes
+    big = json.dumps({"data": ["x" * (4 * limit)]}).encode()
+    for route in ("gradio_api/call/ask", "gradio_api/queue/join", "gradio_api/info"):
+        response = httpx.post(f"{server.url}{route}", content=big, timeout=30)
+        assert response.status_code == 413, route
+        assert f"larger than {limit:,} bytes" in response.text
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length
+        for _ in range(8):
+            yield b" " * (limit // 2)
+
+    response = httpx.post(f"{server.url}gradio_api/call/ask", content=streamed(), timeout=30)
+    assert response.status_code == 413
+
+    longest = "How long did the previous humanitarian pause last? " * 78  # ≈ 4,000 chars
+    response = httpx.post(
+        f"{server.url}gradio_api/call/ask", json={"data": [longest[:4000]]}, timeout=30
+    )
+    assert response.status_code == 200 and "event_id" in response.json()
 
 
 def _listening(port: int) -> list[str]:

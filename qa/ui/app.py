@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text import printable
 from qa.ui import assets, render
+from qa.ui.limits import BodyLimit
 from qa.ui.service import (
     ANSWER_SLOTS,
     TOP_K_RANGE,
@@ -57,6 +59,7 @@ ANSWER_CONCURRENCY = ANSWER_SLOTS  # answers computed at once (2 CPU cores)
 ANSWER_WORKERS = 24
 # Every event that answers a question (typed, example, /ask, /chat) shares this one queue.
 ANSWER_QUEUE: dict[str, Any] = {"concurrency_id": "answer", "concurrency_limit": ANSWER_WORKERS}
+UPLOAD_FILES_PER_REQUEST = 8  # of the largest size; more smaller ones fit the same bound
 STREAM_INTERVAL_S = 0.05  # at most ~20 UI updates a second while an answer streams
 # Gradio 6.31's English strings lack "common.complete": its screen-reader status line would
 # read the raw key after every upload, sync or settings change.
@@ -276,6 +279,13 @@ def blocked_paths(settings: Settings) -> list[str]:
     return sorted({str(p.resolve()) for p in paths})
 
 
+def body_limit(settings: Settings) -> Middleware:
+    """The request-size bound for every route (``qa.ui.limits``): ``ui_max_request_bytes``,
+    and up to ``UPLOAD_FILES_PER_REQUEST`` largest files on the upload route."""
+    upload = UPLOAD_FILES_PER_REQUEST * MAX_UPLOAD_BYTES + 1024 * 1024  # plus the form's parts
+    return Middleware(BodyLimit, limit=settings.ui_max_request_bytes, upload_limit=upload)
+
+
 def launch(
     app: gr.Blocks,
     settings: Settings,
@@ -306,6 +316,7 @@ def launch(
         css=assets.CSS,
         js=assets.JS,
         i18n=gr.I18n(**I18N),
+        app_kwargs={"middleware": [body_limit(settings)]},
     )
     if block:
         try:
