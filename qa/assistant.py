@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,9 +11,9 @@ from typing import Any
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
-from qa.health import ensure_sound
+from qa.health import StoreUnwritable, ensure_sound, storage_problem
 from qa.ingest import Chunker, scan_corpus
-from qa.lock import writer_lock
+from qa.lock import StoreLocked, writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
@@ -33,16 +35,26 @@ class Assistant:
         if not self.corpus.is_dir():
             raise FileNotFoundError(f"corpus folder not found: {self.settings.corpus}")
         self.embedder = embedder or create_embedder(self.settings.embedder, self.settings)
+        store_dir = self.settings.store
+        self.read_only: StoreUnwritable | None = None  # set when the store cannot be written
+        self._snapshot: tempfile.TemporaryDirectory[str] | None = None
         if not self.settings.chroma_url:
-            ensure_sound(self.settings.store)  # headers only: a damaged HNSW file can segfault
-        client = open_client(self.settings.store, self.settings.chroma_url)
+            ensure_sound(store_dir)  # headers only: a damaged HNSW file can segfault
+            problem = storage_problem(store_dir) if store_dir.exists() else None
+            if problem is not None and problem.kind == "read-only":
+                # Chroma writes whenever it opens a store: query a private copy instead.
+                self.read_only = problem
+                self._snapshot = tempfile.TemporaryDirectory(prefix="qa-read-only-")
+                store_dir = Path(self._snapshot.name) / "store"
+                shutil.copytree(self.settings.store, store_dir, symlinks=True)
+        client = open_client(store_dir, self.settings.chroma_url)
         name = collection_name(self.corpus, self.embedder.name)
         self.store = ChunkStore(
             client,
             name,
             embedder_name=self.embedder.name,
             dim=self.embedder.dim,
-            manifest=self.settings.store / "manifests" / f"{name}.sqlite",
+            manifest=store_dir / "manifests" / f"{name}.sqlite",
         )
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
@@ -95,12 +107,23 @@ class Assistant:
         """Index new and edited files, drop deleted ones; unchanged files cost nothing.
 
         Holds the store's writer lock throughout: raises ``qa.lock.StoreLocked`` at once when
-        another process is syncing the same store.
+        another process is syncing the same store, and ``qa.health.StoreUnwritable`` when the
+        store's disk is full or the store is read-only (the index is left as it was).
         """
-        with writer_lock(self.settings.store):
-            report = sync_corpus(
-                self.corpus, self.store, self.embedder, self.chunker, progress=progress
-            )
+        if self.read_only is not None:
+            raise self.read_only
+        try:
+            with writer_lock(self.settings.store):
+                report = sync_corpus(
+                    self.corpus, self.store, self.embedder, self.chunker, progress=progress
+                )
+        except Exception as exc:
+            if self.settings.chroma_url or isinstance(exc, StoreLocked):
+                raise
+            problem = storage_problem(self.settings.store, exc)
+            if problem is not None:
+                raise problem from exc
+            raise
         if report.changed:
             self._retriever = None
         self.last_sync = report

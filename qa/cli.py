@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 EXIT_LOCKED = 3  # another process is writing to the store
 EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
+EXIT_UNWRITABLE = 5  # the store's disk is full, or the store is read-only
 FOLDER_HELP = "corpus folder (default: the folder last given to qa, else the project's seeds/)"
 
 
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
-    from qa.health import StoreDamaged
+    from qa.health import StoreDamaged, StoreUnwritable
     from qa.lock import StoreLocked
     from qa.settings import settings_problem
 
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreDamaged as exc:
         _print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+    except StoreUnwritable as exc:
+        _print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_UNWRITABLE
     except ValidationError as exc:
         if exc.title != "Settings":
             raise
@@ -50,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         damage = _store_damage(args, exc)
         if damage is not None:
             _print(f"qa: error: {damage}", file=sys.stderr)
-            return EXIT_DAMAGED
+            return EXIT_UNWRITABLE if isinstance(damage, StoreUnwritable) else EXIT_DAMAGED
         if not isinstance(exc, (FileNotFoundError, ValueError, KeyError, RuntimeError, OSError)):
             raise
         _print(f"qa: error: {exc}", file=sys.stderr)
@@ -58,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
-    """After Chroma or SQLite failed: probe the embedded store; a ``StoreDamaged`` if it is."""
+    """After Chroma or SQLite failed: a ``StoreUnwritable`` when the store's disk is full or
+    it is read-only, else probe the embedded store: a ``StoreDamaged`` if it is damaged."""
     import sqlite3
 
     from qa import health
@@ -71,6 +76,9 @@ def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
         return None
     if settings.chroma_url:
         return None
+    unwritable = health.storage_problem(settings.store, exc)
+    if unwritable is not None:  # a full disk or a read-only store is not damage
+        return unwritable
     reason = health.diagnose(settings.store)
     return health.StoreDamaged(health.chroma_dir(settings.store), reason) if reason else None
 
@@ -165,9 +173,13 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
 
     While another process is writing to the store, it answers from the index as it is.
     """
+    from qa.health import StoreUnwritable
     from qa.lock import StoreLocked
 
     assistant = _build(args, folder)
+    if assistant.read_only is not None:
+        _print(f"qa: note: {assistant.read_only}", file=sys.stderr)
+        return assistant
     note = assistant.first_index_note()
     if note:
         _print(f"qa: {note}", file=sys.stderr, flush=True)
@@ -176,6 +188,9 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
         report = assistant.sync(progress=progress)
     except StoreLocked as exc:
         _print(f"qa: note: {exc}; answering from the index as it is", file=sys.stderr)
+        return assistant
+    except StoreUnwritable as exc:
+        _print(f"qa: note: {exc}", file=sys.stderr)
         return assistant
     if report.changed:
         _print(f"qa: {assistant.corpus}: {report.summary()}", file=sys.stderr)
@@ -192,6 +207,10 @@ def _index(args: argparse.Namespace) -> int:
     settings = _settings(args, args.folder)
     if (args.check or args.rebuild) and settings.chroma_url:
         raise ValueError("--check and --rebuild work on the embedded store, not a Chroma server")
+    if not settings.chroma_url and settings.store.exists():
+        unwritable = health.storage_problem(settings.store)
+        if unwritable is not None:  # indexing, checking (Chroma writes on open), rebuilding
+            raise unwritable
     if args.check:
         with writer_lock(settings.store):  # opening the store may write (Chroma backfills)
             reason = health.diagnose(settings.store)

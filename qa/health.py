@@ -14,7 +14,9 @@ A damaged HNSW file can make Chroma segfault, which no ``try`` can catch, so:
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -54,6 +56,82 @@ for listed in client.list_collections():
         col.query(query_embeddings=[[1.0] + [0.0] * (dim - 1)], n_results=min(n, 5))
 print("ok")
 """
+
+
+class StoreUnwritable(RuntimeError):
+    """The store cannot be written to: its disk is full (``kind`` "full") or it is read-only
+    (``kind`` "read-only"). Not damage: nothing needs rebuilding."""
+
+    def __init__(self, store: Path, kind: str, detail: str) -> None:
+        self.store = store
+        self.kind = kind
+        if kind == "full":
+            advice = "the index is not damaged: free some space and run the command again"
+            what = f"the disk holding {store} is full ({detail})"
+        else:
+            advice = "answers still work from the index as it is; indexing needs write access"
+            what = f"the store {store} is read-only ({detail})"
+        super().__init__(f"{what}; {advice}")
+
+
+_FULL_WORDS = ("disk is full", "no space left", "disk full", "quota exceeded")
+_PROBE_BYTES = 256 * 1024
+_MIN_FREE_BYTES = 1024 * 1024
+
+
+def storage_problem(store: Path, error: BaseException | None = None) -> StoreUnwritable | None:
+    """Whether ``store`` cannot be written (full disk, read-only), judged from ``error`` (what
+    a write just raised, if anything) and a small probe write; None when it can be."""
+    store = Path(store)
+    text = str(error or "").lower()
+    if any(word in text for word in _FULL_WORDS) or _errno(error) in _FULL_ERRNOS:
+        return StoreUnwritable(store, "full", _free(store))
+    folder = store
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    probe_file = folder / f".qa-write-probe-{os.getpid()}"
+    created = False
+    try:
+        with probe_file.open("wb") as f:
+            created = True
+            f.write(b"\0" * _PROBE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        if exc.errno in _FULL_ERRNOS:
+            return StoreUnwritable(store, "full", _free(store))
+        if exc.errno in _READ_ONLY_ERRNOS:
+            return StoreUnwritable(store, "read-only", exc.strerror or "cannot write")
+        raise
+    finally:
+        if created:
+            probe_file.unlink(missing_ok=True)
+    if shutil.disk_usage(folder).free < _MIN_FREE_BYTES:
+        return StoreUnwritable(store, "full", _free(store))
+    return None
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _errno(error: BaseException | None) -> int | None:
+    while error is not None:
+        if isinstance(error, OSError) and error.errno is not None:
+            return error.errno
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _free(store: Path) -> str:
+    folder = store
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return "no space left"
+    return f"{free / (1024 * 1024):.1f} MiB free"
 
 
 class StoreDamaged(RuntimeError):

@@ -152,6 +152,27 @@ def test_uploads_are_indexed_at_once(service: Service, tmp_path: Path) -> None:
     assert answer["citations"][0]["source"] == "vardø.txt"
 
 
+def test_an_upload_that_cannot_be_indexed_is_not_kept(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (a fault the real store is made to show in tests/test_storage.py) makes
+    indexing fail: the saved file is taken back out of the corpus, so it is not left there
+    unindexed, and the error says what happened."""
+    from qa.health import StoreUnwritable
+
+    corpus = service.assistant.corpus
+    src = tmp_path / "upload"
+    src.write_text("The Kerrow lighthouse was lit in 1851.\n", encoding="utf-8")
+
+    def full(**_: object) -> None:
+        raise StoreUnwritable(service.assistant.settings.store, "full", "0.0 MiB free")
+
+    monkeypatch.setattr(service.assistant, "sync", full)
+    with pytest.raises(StoreUnwritable, match="is full"):
+        service.add_files([(src, "kerrow.txt")])
+    assert not (corpus / "kerrow.txt").exists()
+
+
 def test_the_app_exposes_its_named_endpoints(assistant: qa.Assistant) -> None:
     app = build_app(assistant)
     names = {fn.api_name for fn in app.fns.values() if fn.api_visibility != "private"}

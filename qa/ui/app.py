@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from starlette.middleware import Middleware
 
+from qa.health import StoreUnwritable
+from qa.lock import StoreLocked
 from qa.settings import PROJECT_ROOT, Settings
 from qa.text import printable
 from qa.ui import assets, render
@@ -224,7 +226,10 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         # -- corpus ------------------------------------------------------------------------
         def do_sync(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Outputs:  # noqa: B008
             progress(0, desc="Scanning the folder")
-            report = service.sync(progress=True)
+            try:
+                report = service.sync(progress=True)
+            except (StoreUnwritable, StoreLocked) as exc:
+                raise gr.Error(str(exc)) from exc
             return service.files_html(), _report_md(report.lines())  # the summary heads the report
 
         def do_upload(
@@ -233,7 +238,10 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         ) -> Outputs:
             files = [(Path(p), Path(p).name) for p in paths or []]
             progress(0, desc="Saving")
-            results, report = service.add_files(files, progress=True)
+            try:
+                results, report = service.add_files(files, progress=True)
+            except (StoreUnwritable, StoreLocked) as exc:
+                raise gr.Error(f"Nothing was added: {exc}") from exc
             summary = report.summary() if report else ""
             return upload_message(results, report), service.files_html(summary), None
 

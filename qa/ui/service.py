@@ -256,15 +256,23 @@ class Service:
     def add_files(
         self, uploads: Sequence[tuple[Path, str]], *, progress: bool = False
     ) -> tuple[list[UploadResult], SyncReport | None]:
-        """Save ``(temp path, original name)`` uploads into the corpus, then index them."""
+        """Save ``(temp path, original name)`` uploads into the corpus, then index them; when
+        indexing fails (the store is full, read-only, locked), the new files are removed."""
         with self._index_lock:
             results = [
                 save_upload(self.assistant.corpus, path, name, max_bytes=self.max_upload_bytes)
                 for path, name in uploads
             ]
-            if not any(r.saved and not r.duplicate for r in results):
+            added = [r.saved for r in results if r.saved and not r.duplicate]
+            if not added:
                 return results, None
-            return results, self._sync_locked(progress)
+            try:
+                return results, self._sync_locked(progress)
+            except Exception:
+                # An upload is either indexed or not kept: take the new files back out.
+                for name in added:
+                    (self.assistant.corpus / name).unlink(missing_ok=True)
+                raise
 
 
 def upload_message(results: Sequence[UploadResult], report: SyncReport | None) -> str:
