@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-WORDS = "harbour storm keeper light north winter ship crane gull fog".split()
+WORDS = ("harbour", "storm", "keeper", "light", "north", "winter", "ship", "crane", "gull")
 
 
 def _unshare_works() -> bool:
@@ -67,7 +67,7 @@ def test_a_full_disk_is_reported_as_full_and_indexing_resumes_after_space_is_fre
         echo "full exit $?"
         mount -o remount,size=64m {disk}            # space freed
         $QA --store {disk}/store index --check {corpus}; echo "check exit $?"
-        $QA --store {disk}/store index --json {corpus} >{tmp_path}/resumed.json; echo "resumed exit $?"
+        $QA --store {disk}/store index {corpus} >/dev/null; echo "resumed exit $?"
         """,
         tmp_path,
     )
