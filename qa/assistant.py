@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from qa import generation
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
 from qa.health import StoreUnwritable, ensure_sound, storage_problem
-from qa.ingest import Chunker, scan_corpus
-from qa.lock import StoreLocked, writer_lock
+from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
+from qa.lock import StoreLocked, writer_busy, writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
-from qa.store import ChunkStore, FileState, collection_name, open_client
+from qa.store import ChunkStore, FileState, collection_name, open_client, reopen_client
 from qa.sync import SyncReport, sync_corpus
 from qa.text import TermStats
 
@@ -47,15 +50,10 @@ class Assistant:
                 self._snapshot = tempfile.TemporaryDirectory(prefix="qa-read-only-")
                 store_dir = Path(self._snapshot.name) / "store"
                 shutil.copytree(self.settings.store, store_dir, symlinks=True)
-        client = open_client(store_dir, self.settings.chroma_url)
-        name = collection_name(self.corpus, self.embedder.name)
-        self.store = ChunkStore(
-            client,
-            name,
-            embedder_name=self.embedder.name,
-            dim=self.embedder.dim,
-            manifest=store_dir / "manifests" / f"{name}.sqlite",
-        )
+        self._store_dir = store_dir
+        self._refresh_lock = threading.Lock()
+        self._generation = generation.read(self.settings.store)
+        self.store = self._open_store(fresh=False)
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
         self.answerer: Answerer = create_answerer(
@@ -63,6 +61,43 @@ class Assistant:
         )
         self._retriever: HybridRetriever | None = None
         self.last_sync: SyncReport | None = None
+
+    def _open_store(self, *, fresh: bool) -> ChunkStore:
+        """This corpus's collection; ``fresh``: on a new Chroma system (another process
+        changed the store since it was opened)."""
+        if self.settings.chroma_url:
+            client = open_client(self._store_dir, self.settings.chroma_url)
+        elif fresh:
+            ensure_sound(self._store_dir)
+            client = reopen_client(self._store_dir)
+        else:
+            client = open_client(self._store_dir, None)
+        name = collection_name(self.corpus, self.embedder.name)
+        return ChunkStore(
+            client,
+            name,
+            embedder_name=self.embedder.name,
+            dim=self.embedder.dim,
+            manifest=self._store_dir / "manifests" / f"{name}.sqlite",
+        )
+
+    def refresh(self) -> bool:
+        """Follow a change another process made to the store (``qa.generation``): when its
+        marker moved and no writer holds the lock, open the store afresh and drop the
+        retriever; while a writer is at work, keep answering from the view we have. True when
+        the view was renewed. Cheap when nothing changed: one small file read."""
+        if self.read_only is not None:
+            return False
+        current = generation.read(self.settings.store)
+        if current == self._generation:
+            return False
+        with self._refresh_lock:
+            if current == self._generation or writer_busy(self.settings.store):
+                return False
+            self.store = self._open_store(fresh=True)
+            self._retriever = None
+            self._generation = current
+        return True
 
     @classmethod
     def from_folder(
@@ -114,9 +149,16 @@ class Assistant:
             raise self.read_only
         try:
             with writer_lock(self.settings.store):
+                if generation.read(self.settings.store) != self._generation:
+                    # Another process wrote since we opened it: write on a fresh view.
+                    self.store = self._open_store(fresh=True)
+                    self._retriever = None
+                    self._generation = generation.read(self.settings.store)
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
+                if report.changed:
+                    self._generation = generation.bump(self.settings.store)
         except Exception as exc:
             if self.settings.chroma_url or isinstance(exc, StoreLocked):
                 raise
@@ -170,9 +212,38 @@ class Assistant:
     def stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Text deltas as they are generated, then the final, verified ``Answer``."""
         question = clean_question(question)
+        self.refresh()
         query = self.answerer.query_for(question, history)
-        passages = self.retrieve(query)
-        yield from self.answerer.stream(question, passages, history)
+        for event in self.answerer.stream(question, self.retrieve(query), history):
+            if isinstance(event, Answer):
+                event = self._quotes_as_on_disk(event, query, history)
+            yield event
+
+    def _quotes_as_on_disk(self, answer: Answer, query: str, history: Sequence[Turn]) -> Answer:
+        """``answer`` when every quote is at its offsets in its file as it is now. Otherwise a
+        file changed after it was indexed: answer again once the store has followed (another
+        process re-indexed it), else withhold the answer and say which file to re-index."""
+        changed = stale_sources(self.corpus, answer)
+        if changed and self.refresh():
+            passages = self.retrieve(query)
+            events = self.answerer.stream(answer.question, passages, history)
+            answer = next(e for e in events if isinstance(e, Answer))
+            changed = stale_sources(self.corpus, answer)
+        if not changed:
+            return answer
+        names = ", ".join(changed)
+        message = (
+            f"{names} changed after it was indexed, so its passages cannot be quoted; index "
+            "it again (qa index, or Re-sync in the chat UI) and ask again"
+        )
+        return replace(
+            answer,
+            text=f"The answer is withheld: {message}.",
+            citations=[],
+            sentences=[],
+            abstained=True,
+            notice=message,
+        )
 
     def chat(self) -> Chat:
         """A conversation that remembers its turns."""
@@ -202,6 +273,23 @@ class Chat:
     def reset(self) -> None:
         """Forget the conversation."""
         self.history.clear()
+
+
+def stale_sources(corpus: Path, answer: Answer) -> list[str]:
+    """Sources of ``answer``'s citations whose quote is no longer at its offsets in the file
+    (edited, or removed, since it was indexed)."""
+    texts: dict[str, str | None] = {}
+    stale: list[str] = []
+    for c in answer.citations:
+        if c.source not in texts:
+            try:
+                texts[c.source] = read_document((corpus / c.source).resolve())[0]
+            except (UnreadableFile, OSError):
+                texts[c.source] = None
+        text = texts[c.source]
+        if (text is None or text[c.start : c.end] != c.quote) and c.source not in stale:
+            stale.append(c.source)
+    return stale
 
 
 def clean_question(question: str) -> str:

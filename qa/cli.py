@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ from qa.text import in_quotes, printable
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.sync import SyncReport
 
 EXIT_LOCKED = 3  # another process is writing to the store
 EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
@@ -220,20 +223,39 @@ def _index(args: argparse.Namespace) -> int:
         return 0
     with writer_lock(settings.store):
         if args.rebuild:
-            moved = health.move_aside(settings.store)
-            if moved is not None:
-                _print(f"moved the old index aside to {moved}", file=sys.stderr)
-        assistant = qa.Assistant(settings)
-        note = assistant.first_index_note()
-        if note:
-            _print(f"qa: {note}", file=sys.stderr, flush=True)
-        report = assistant.sync(progress=sys.stderr.isatty())
+            report, assistant = _rebuild(settings)
+        else:
+            assistant = qa.Assistant(settings)
+            note = assistant.first_index_note()
+            if note:
+                _print(f"qa: {note}", file=sys.stderr, flush=True)
+            report = assistant.sync(progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print(f"indexed {assistant.corpus} into {assistant.store.name}")
         _print("\n".join(report.lines()))
     return 0
+
+
+def _rebuild(settings: qa.Settings) -> tuple[SyncReport, Assistant]:
+    """``qa index --rebuild`` (the caller holds the writer lock): index anew in a folder beside
+    the store, then switch it in and bump the store's change marker. Until the switch, other
+    processes answer from the old index (or say it is damaged), never from a half-built one."""
+    from qa import generation, health
+    from qa.store import close_client
+
+    built = settings.store / f".rebuild-{os.getpid()}"
+    shutil.rmtree(built, ignore_errors=True)
+    aside = qa.Assistant(settings.model_copy(update={"store": built}))
+    _print(f"qa: building a new index of {aside.corpus} beside the old one", file=sys.stderr)
+    report = aside.sync(progress=sys.stderr.isatty())
+    close_client(built)
+    moved = health.switch_in(settings.store, built)
+    generation.bump(settings.store)
+    if moved is not None:
+        _print(f"moved the old index aside to {moved}", file=sys.stderr)
+    return report, qa.Assistant(settings)
 
 
 def _ask(args: argparse.Namespace) -> int:

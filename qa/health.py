@@ -262,6 +262,21 @@ def ensure_sound(store: Path) -> None:
         raise StoreDamaged(chroma_dir(store), reason)
 
 
+def switch_in(store: Path, built: Path) -> Path | None:
+    """Put the index built in the store folder ``built`` in place of ``store``'s: the old
+    Chroma folder is moved aside (``move_aside``), the new one and its manifests renamed in
+    (renames within one folder: each is atomic), ``built`` removed. The old folder's path."""
+    moved = move_aside(store)
+    chroma_dir(built).rename(chroma_dir(store))
+    manifests = Path(store) / "manifests"
+    if manifests.exists():
+        shutil.rmtree(manifests)  # a cache of what the old index held
+    if (Path(built) / "manifests").exists():
+        (Path(built) / "manifests").rename(manifests)
+    shutil.rmtree(built, ignore_errors=True)
+    return moved
+
+
 def move_aside(store: Path) -> Path | None:
     """Rename the Chroma folder to ``chroma.damaged-<time>`` (kept, never deleted); its new path.
 

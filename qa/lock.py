@@ -88,6 +88,21 @@ def writer_lock(store: Path) -> Iterator[None]:
                 held.fd = None
 
 
+def writer_busy(store: Path) -> bool:
+    """True while some process (this one included) holds the store's writer lock."""
+    try:
+        fd = os.open(lock_path(Path(store)), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no lock file: nobody has ever written
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock if it was taken
+    return False
+
+
 def _acquire(store: Path) -> int:
     store.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

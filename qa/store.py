@@ -64,6 +64,26 @@ def open_client(store_dir: Path, chroma_url: str | None) -> Any:
     return chromadb.PersistentClient(path=str(store_dir / "chroma"), settings=chroma_settings)
 
 
+def reopen_client(store_dir: Path) -> Any:
+    """An embedded client on a fresh Chroma system for ``store_dir``, for after another process
+    changed the store: Chroma shares one system per path in a process and keeps its vector
+    index in memory, so the cached system would never see the change. The old system is left
+    to whoever still holds it (an answer in flight) and goes when they let go."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
+    return open_client(store_dir, None)
+
+
+def close_client(store_dir: Path) -> None:
+    """Stop this process's Chroma system on ``store_dir`` (before its files are moved)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
+    if system is not None:
+        system.stop()
+
+
 class ChunkStore:
     """The chunks of one corpus embedded by one model, in one Chroma collection."""
 
