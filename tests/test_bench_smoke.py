@@ -20,6 +20,7 @@ EXPECTED: dict[str, set[str]] = {
     "cold": COMMON | {"question", "answer", "build", "seconds", "ratios", "targets", "ask_imports"},
     "llm": COMMON | {"server_delay_s", "questions", "phases", "retrieve_alone"},
     "request_size": COMMON | {"posts", "mb", "runs", "ratios", "targets"},
+    "shared_store": COMMON | {"seconds", "rate", "figures"},
 }
 SECONDS: dict[str, set[str]] = {
     "resync": {
