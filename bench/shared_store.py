@@ -6,9 +6,10 @@
 numbers change together: in round k both say k. A writer process rewrites both (a line
 prepended each round, so every offset moves) and runs ``qa index`` in a loop, while a client
 asks the server ``--rate`` questions a second about both files (``--pause`` seconds between
-rounds: while a file is edited and not yet indexed, its answers are withheld). Every answer is
-checked: no error; every quote equal to its file's text at its offsets in the version of that round; the
-two files' numbers in one answer from the same round (the old state or the new, never a mix).
+rounds: while a file is edited and not yet indexed, its answers are withheld). Every answer
+is checked: no error; every quote equal to its file's text at its offsets in the version of
+that round; the two files' numbers in one answer from the same round (the old state or the
+new, never a mix).
 The hashing embedder: the model is not what is measured.
 """
 
