@@ -64,17 +64,20 @@ def _ask(url: str) -> dict[str, Any]:
     return dict(json.loads(data)[0])
 
 
-def check(answer: dict[str, Any], rounds: dict[str, list[str]]) -> list[str]:
-    """What is wrong with one answer: quotes off their offsets in every version of their
-    file, or numbers from two rounds."""
+def check(answer: dict[str, Any], rounds: dict[str, list[str]], now: range) -> list[str]:
+    """What is wrong with one answer: a quote not at its offsets in its file as it was while
+    the question was answered (rounds ``now``), or numbers from two rounds."""
     problems, seen = [], set()
     for c in answer.get("citations", []):
         texts = rounds.get(c["source"])
         if texts is None:
             continue  # a seed file: never edited
-        found = [k for k, t in enumerate(texts) if t[c["start"] : c["end"]] == c["quote"]]
+        found = [k for k in now if texts[k][c["start"] : c["end"]] == c["quote"]]
         if not found:
-            problems.append(f"{c['source']}: quote not at {c['start']}-{c['end']} in any round")
+            problems.append(
+                f"{c['source']}: quote not at {c['start']}-{c['end']} in the file as it was "
+                f"(rounds {now.start}-{now.stop - 1})"
+            )
         number = NUMBER.search(c["quote"])
         if number:
             seen.add(int(number.group(1)))
@@ -113,14 +116,17 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     stop = threading.Event()
     reindexed = 0
+    written = 0  # the round whose text is on disk
 
     def writer() -> None:
-        nonlocal reindexed
+        nonlocal reindexed, written
         k = 0
         while not stop.is_set():
             k += 1
             for name in rounds:
                 rounds[name].append(version(name, k))
+            written = k  # from here on, a file may hold round k
+            for name in rounds:
                 (corpus / name).write_text(rounds[name][k], encoding="utf-8")
             done = subprocess.run(index, env=env, capture_output=True, text=True)
             reindexed += done.returncode == 0
@@ -131,6 +137,12 @@ def main() -> None:
         for line in server.stdout:
             if "running at" in line:
                 break
+
+        def timed_ask() -> dict[str, Any]:
+            first = written
+            answer = _ask(url)
+            return {**answer, "rounds": (max(first - 1, 0), written)}
+
         thread = threading.Thread(target=writer)
         thread.start()
         started = time.monotonic()
@@ -138,7 +150,7 @@ def main() -> None:
             futures = []
             n = 0
             while time.monotonic() - started < seconds:
-                futures.append(pool.submit(_ask, url))
+                futures.append(pool.submit(timed_ask))
                 n += 1
                 time.sleep(max(0.0, started + n / args.rate - time.monotonic()))
             for future in futures:
@@ -156,7 +168,11 @@ def main() -> None:
     errors = [r["error"] for r in results if "error" in r]
     answered = [r for r in results if "error" not in r]
     withheld = [r for r in answered if r.get("abstained") and r.get("notice")]
-    wrong = [(r["text"][:80], p) for r in answered for p in check(r, rounds)]
+    wrong = [
+        (r["text"][:80], p)
+        for r in answered
+        for p in check(r, rounds, range(r["rounds"][0], r["rounds"][1] + 1))
+    ]
     cited = [r for r in answered if r.get("citations")]
     problems = [f"{len(errors)} errors"] if errors else []
     problems += [f"{len(wrong)} answers off their offsets or mixed"] if wrong else []
