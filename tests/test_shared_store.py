@@ -157,3 +157,32 @@ def test_answers_during_a_rebuild_come_from_the_previous_index(tmp_path: Path) -
     during = [a for a, note in answers if "is writing to" in note]
     assert during, "no question was asked while the rebuild held the store"
     assert all("ten hours" in a["text"] and not a["abstained"] for a in during), during
+
+
+def test_two_servers_on_one_store_both_take_uploads_and_keep_answering(tmp_path: Path) -> None:
+    """Two `qa serve` on one store (once: one failed every question with "Error finding id"
+    after both took uploads): uploads to either are indexed in turn, both answer about all."""
+    from gradio_client import Client, handle_file
+
+    from tests.test_ui_client import run_server
+
+    corpus, store = seeds_copy(tmp_path), tmp_path / "store"
+    with (
+        run_server(tmp_path / "a", corpus=corpus, store=store) as a,
+        run_server(tmp_path / "b", corpus=corpus, store=store) as b,
+    ):
+        clients = {"a": Client(a.url, verbose=False), "b": Client(b.url, verbose=False)}
+        notes = [("a", 301), ("b", 302), ("a", 303), ("b", 304)]
+        for n, (who, barge) in enumerate(notes):
+            doc = tmp_path / f"note{n}.txt"
+            doc.write_text(f"Harbour note {n}: the barge number {barge} docked.\n", "utf-8")
+            message, _, _ = clients[who].predict([handle_file(doc)], api_name="/upload")
+            assert "added" in message and "not added" not in message, message
+        for client in clients.values():
+            for n, (_, barge) in enumerate(notes):
+                got = client.predict(f"Which barge number docked in harbour note {n}?",
+                                     api_name="/ask")  # fmt: skip
+                assert str(barge) in got["text"], (n, got["text"])
+        for server in (a, b):
+            assert server.proc.poll() is None
+            assert "Traceback" not in "".join(server.output)

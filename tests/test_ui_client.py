@@ -53,9 +53,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_server(tmp: Path, extra: dict[str, str] | None = None, **env: str) -> Iterator[Server]:
-    """Start ``qa serve`` over a copy of the seeds (plus ``extra`` files) in ``tmp``."""
-    corpus, store = seeds_copy(tmp), tmp / "store"
+def run_server(
+    tmp: Path,
+    extra: dict[str, str] | None = None,
+    *,
+    corpus: Path | None = None,
+    store: Path | None = None,
+    **env: str,
+) -> Iterator[Server]:
+    """Start ``qa serve`` over a copy of the seeds (plus ``extra`` files) in ``tmp``, or over
+    ``corpus`` with ``store`` when given (servers sharing a store)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    corpus = corpus or seeds_copy(tmp)
+    store = store or tmp / "store"
     for name, text in (extra or {}).items():
         (corpus / name).write_text(text, encoding="utf-8")
     (tmp / "gradio").mkdir(exist_ok=True)

@@ -342,8 +342,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int | None = None) 
     note = assistant.first_index_note()
     note = printable(note or f"indexing {assistant.corpus}")
     print(f"qa: {note}", file=sys.stderr, flush=True)
-    report = assistant.sync(progress=sys.stderr.isatty())
-    print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
+    try:
+        report = assistant.sync(progress=sys.stderr.isatty())
+        print(f"qa: {report.summary()}", file=sys.stderr, flush=True)
+    except (StoreLocked, StoreUnwritable) as exc:  # another writer, a full disk, read-only
+        print(f"qa: note: {printable(str(exc))}; serving the index as it is", file=sys.stderr)
     app = build_app(assistant)
     if host not in ("127.0.0.1", "localhost", "::1") and settings.ui_login is None:
         print(
