@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -43,7 +44,10 @@ class Assistant:
         self._snapshot: tempfile.TemporaryDirectory[str] | None = None
         if not self.settings.chroma_url:
             ensure_sound(store_dir)  # headers only: a damaged HNSW file can segfault
-            problem = storage_problem(store_dir) if store_dir.exists() else None
+            # access() is a cheap first look (it sees read-only mounts, even for root); the
+            # probe write confirms before anything is copied.
+            writable = not store_dir.exists() or os.access(store_dir, os.W_OK)
+            problem = None if writable else storage_problem(store_dir)
             if problem is not None and problem.kind == "read-only":
                 # Chroma writes whenever it opens a store: query a private copy instead.
                 self.read_only = problem
@@ -188,6 +192,7 @@ class Assistant:
 
     def files(self) -> list[FileState]:
         """The indexed files, sorted by path."""
+        self.refresh()
         return sorted(self.store.files().values(), key=lambda f: f.source)
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
