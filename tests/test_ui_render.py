@@ -225,3 +225,14 @@ def test_closest_passages_highlight_the_sentence_their_score_comes_from() -> Non
     assert "<mark>Its cargo was flour and salt.</mark>" in panel
     assert panel.count("<mark>") == 1 and panel.count("score 0.52") == 1
     assert panel.index("score 0.52") < panel.index("score 0.31")
+
+
+def test_a_withheld_answer_says_why_in_the_sources_panel() -> None:
+    """An answer withheld because its file changed after indexing is not shown as "not in
+    the documents"."""
+    why = "The answer is withheld: a.txt changed after it was indexed, so …"
+    passage = Passage(_chunk("Nothing here at all.", source="a.txt"), 0.7, 0)
+    answer = Answer("q?", why, [], True, passages=[passage], notice="a.txt changed …")
+    panel = render.sources_html(_conv(answer))
+    assert "The answer is withheld: a.txt changed" in panel
+    assert qa.NOT_IN_DOCUMENTS not in panel

@@ -212,8 +212,9 @@ def _turn_sources(answer: Answer, turn: int, source_text: SourceText | None) -> 
     if not answer.passages:
         return f'<p class="qa-none">{esc(NOT_IN_DOCUMENTS)} Nothing related was found.</p>'
     items = "".join(_passage_html(p) for p in answer.closest(CLOSEST_SHOWN))
+    why = answer.text if answer.abstained and answer.text else NOT_IN_DOCUMENTS  # or withheld
     return (
-        f'<p class="qa-none">{esc(NOT_IN_DOCUMENTS)}</p>'
+        f'<p class="qa-none">{esc(why)}</p>'
         f'<p class="qa-sub">Closest passages</p><ol class="qa-closest">{items}</ol>'
     )
 
