@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,7 @@ class Evidence:
         self._langs: OrderedDict[str, str] = OrderedDict()
         self.corpus_languages: frozenset[str] = frozenset()  # settles unsure detections
         self._cache_size = cache_size
+        self._last_parts: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
 
     def vectors(self, texts: Sequence[str], *, documents: bool = False) -> np.ndarray:
         """Embeddings of ``texts`` as queries (or as ``documents``), computing only those not
@@ -165,10 +167,22 @@ class Evidence:
         return combine(*self.parts(text, spans))
 
     def parts(self, text: str, spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:
-        """Per span: cosine similarity to ``text``, and IDF-weighted coverage of its terms."""
+        """Per span: cosine similarity to ``text``, and IDF-weighted coverage of its terms.
+
+        The last result is kept: rating the retrieved passages and then answering from them
+        score the same sentences for the same question, and this is the costly step."""
         if not spans:
             empty = np.zeros(0, dtype=np.float32)
             return empty, empty
+        key = (text, tuple(spans), id(self.term_stats), self.corpus_languages)
+        if self._last_parts is not None and self._last_parts[0] == key:
+            dense, lexical = self._last_parts[1]
+            return dense.copy(), lexical.copy()
+        dense, lexical = self._parts(text, spans)
+        self._last_parts = (key, (dense.copy(), lexical.copy()))
+        return dense, lexical
+
+    def _parts(self, text: str, spans: Sequence[Span]) -> tuple[np.ndarray, np.ndarray]:
         query = self.vectors([text])[0]
         if self.chunk_vectors is not None:
             dense = self._chunk_matrix([s.chunk.id for s in spans]) @ query

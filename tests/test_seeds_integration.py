@@ -139,3 +139,17 @@ def test_closest_passages_after_an_abstention_share_the_citation_scale(
     cited = seeds_assistant.ask("How long did the previous humanitarian pause last?")
     best = max(cited.passages, key=lambda p: p.score)
     assert best.score == pytest.approx(cited.citations[0].score)
+
+
+def test_rating_the_passages_and_answering_score_the_sentences_once(
+    seeds_assistant: qa.Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rating the retrieved passages (``Assistant.retrieve``) and the extractive answer score
+    the same sentences for the same question: the costly step runs once per question."""
+    evidence = seeds_assistant.evidence
+    computed: list[str] = []
+    original = evidence._parts
+    monkeypatch.setattr(evidence, "_parts", lambda t, s: (computed.append(t), original(t, s))[1])
+    answer = seeds_assistant.ask("Which road could convoys from Gaziantep take into Aleppo?")
+    assert "Castello" in answer.text
+    assert computed == ["Which road could convoys from Gaziantep take into Aleppo?"]
