@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,16 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from common import CACHE, RESULTS, ROOT, report, table
-from subproc import clean_env, qa_command
+from subproc import ask_api, clean_env, free_port, qa_command
 
 UNBOUNDED = 1 << 30
 QUESTION = "How long did the previous humanitarian pause last?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _memory(pid: int) -> dict[str, float]:
@@ -59,19 +52,12 @@ def _post(url: str, body: bytes) -> int:
 
 
 def _ask(url: str) -> bool:
-    body = json.dumps({"data": [QUESTION]}).encode()
-    request = urllib.request.Request(
-        f"{url}gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        event = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60) as response:
-        return "ten hours" in response.read().decode("utf-8")
+    return "ten hours" in ask_api(url, QUESTION).get("text", "")
 
 
 def measure(corpus: Path, store: Path, bound: int | None, posts: int, mb: float) -> dict[str, Any]:
     """One server: memory before, peak and after the oversized POSTs."""
-    port = _free_port()
+    port = free_port()
     extra = {"QA_EMBEDDER": "hashing", "QA_STORE": str(store), "PYTHONUNBUFFERED": "1"}
     if bound is not None:
         extra["QA_UI_MAX_REQUEST_BYTES"] = str(bound)

@@ -16,20 +16,17 @@ The hashing embedder: the model is not what is measured.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from common import CACHE, RESULTS, ROOT, report, table
-from subproc import clean_env, qa_command
+from subproc import ask_api, clean_env, free_port, qa_command
 
 QUESTION = "What did the gauge and the meter read in the last round?"
 NUMBER = re.compile(r"read (\d+) ")
@@ -43,25 +40,8 @@ def version(name: str, k: int) -> str:
     return f"{head}In the last round the {what} read {k} {unit} at the dam.\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _ask(url: str) -> dict[str, Any]:
-    body = json.dumps({"data": [QUESTION]}).encode()
-    req = urllib.request.Request(
-        f"{url}gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=60) as r:
-        event = json.loads(r.read())["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60) as r:
-        stream = r.read().decode("utf-8")
-    if "event: complete" not in stream:
-        return {"error": stream[-300:]}
-    data = stream.split("event: complete", 1)[1].split("data:", 1)[1].strip()
-    return dict(json.loads(data)[0])
+    return ask_api(url, QUESTION)
 
 
 def check(answer: dict[str, Any], rounds: dict[str, list[str]], now: range) -> list[str]:
@@ -107,7 +87,7 @@ def main() -> None:
     index = [*qa_command(), "--store", str(store), "index", str(corpus)]
     subprocess.run(index, env=env, check=True, capture_output=True)
 
-    port = _free_port()
+    port = free_port()
     serve = [*qa_command(), "--store", str(store), "serve", "--port", str(port), "--offline"]
     server = subprocess.Popen(
         [*serve, "--folder", str(corpus)], env=env, stdout=subprocess.PIPE, text=True

@@ -47,3 +47,32 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
         "max": max(values),
         "runs": [round(v, 4) for v in values],
     }
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ask_api(url: str, question: str) -> dict[str, Any]:
+    """``question`` through a running ``qa serve``'s ``/ask`` endpoint (Gradio's two-step
+    call API): the answer's dict, or ``{"error": …}`` when the call did not complete."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"data": [question]}).encode()
+    request = urllib.request.Request(
+        f"{url}gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60) as response:
+        stream = response.read().decode("utf-8")
+    if "event: complete" not in stream:
+        return {"error": stream[-300:]}
+    data = stream.split("event: complete", 1)[1].split("data:", 1)[1].strip()
+    return dict(json.loads(data)[0])

@@ -10,24 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import seeds_copy
+from tests.helpers import run_qa, seeds_copy
 
-
-def _qa(
-    args: list[str], cwd: Path, stdin: str = "", **env: str
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "QA_EMBEDDER": "hashing", "XDG_DATA_HOME": str(cwd / "data"), **env}
-    full_env.pop("OPENAI_API_KEY", None)
-    full_env.pop("OPENAI_BASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
-        cwd=cwd,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+_qa = run_qa
 
 
 def test_index_twice_then_ask_json(tmp_path: Path) -> None:

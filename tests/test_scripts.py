@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, serving
 
 START_TIMEOUT_S = 240
 
@@ -72,35 +69,8 @@ def test_start_indexes_once_then_bin_qa_answers_from_anywhere(tmp_path: Path) ->
     )
     (tmp_path / "gradio").mkdir()
     env = _env(tmp_path, QA_EMBEDDER="hashing")
-    proc = subprocess.Popen(
-        [str(ROOT / "bin" / "start"), "docs"],  # a path relative to the caller's directory
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        url = None
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            m = re.search(r"chat UI running at (http://127\.0\.0\.1:\d+/)", line)
-            url = m.group(1) if m else None
-        assert url, "bin/start did not serve:\n" + "".join(output)
+    start = [str(ROOT / "bin" / "start"), "docs"]  # a path relative to the caller's directory
+    with serving(start, cwd=tmp_path, env=env, timeout_s=START_TIMEOUT_S) as (_, output, _):
         text = "".join(output)
         assert len(re.findall(r"\d+ added, \d+ updated", text)) == 1, text
         assert f"index of {corpus}" in text, "it names the folder it serves"
@@ -118,10 +88,3 @@ def test_start_indexes_once_then_bin_qa_answers_from_anywhere(tmp_path: Path) ->
         assert asked.returncode == 0, asked.stderr
         assert asked.stderr == "", "the index bin/start built is found; nothing is re-indexed"
         assert "1906" in asked.stdout and "harbour.txt" in asked.stdout
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)

@@ -13,23 +13,14 @@ from pathlib import Path
 
 import qa
 from qa.embed import HashingEmbedder
-from tests.helpers import seeds_copy
+from tests.helpers import run_qa, seeds_copy
 
 PAUSE_FILE = "000_2aad95338d9cee2c.txt"
 PAUSE_Q = "How long did the previous humanitarian pause last?"
 
 
 def _qa(args: list[str], cwd: Path, embedder: str = "hashing") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
-    env.update(QA_EMBEDDER=embedder, XDG_DATA_HOME=str(cwd / "data"))
-    return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_qa(args, cwd, QA_EMBEDDER=embedder)
 
 
 def _assistant(corpus: Path, store: Path, embedder: qa.Embedder | None = None) -> qa.Assistant:

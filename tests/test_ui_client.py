@@ -10,13 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
-import re
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +24,7 @@ from gradio_client import Client, handle_file
 
 import qa
 from tests.fake_llm import FakeLLM, Reply
-from tests.helpers import ROOT, seeds_copy
+from tests.helpers import ROOT, seeds_copy, serving
 
 PAUSE_Q = "How long did the previous humanitarian pause last?"
 PAUSE_FILE = "000_2aad95338d9cee2c.txt"
@@ -81,49 +77,9 @@ def run_server(
     environ.update(env)
     port = free_port()
     cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--folder", str(corpus)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp,  # no qa.toml from the developer's checkout
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        url = _wait_for_url(proc, lines, output)
+    # cwd=tmp: no qa.toml from the developer's checkout
+    with serving(cmd, cwd=tmp, env=environ, timeout_s=START_TIMEOUT_S) as (url, output, proc):
         yield Server(url, corpus, store, proc, output)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _wait_for_url(proc: subprocess.Popen[str], lines: queue.Queue[str], output: list[str]) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if proc.poll() is not None:
-                break
-            continue
-        m = re.search(r"chat UI running at (http://127\.0\.0\.1:\d+/)", line)
-        if m:
-            return m.group(1)
-    raise AssertionError("qa serve did not start:\n" + "".join(output))
 
 
 def corpus_files(corpus: Path) -> set[str]:
