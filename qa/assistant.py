@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -15,7 +14,7 @@ from qa import generation
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
-from qa.health import StoreUnwritable, ensure_sound, storage_problem
+from qa.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
 from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
 from qa.lock import StoreLocked, writer_busy, writer_lock
 from qa.retrieve import HybridRetriever
@@ -44,10 +43,7 @@ class Assistant:
         self._snapshot: tempfile.TemporaryDirectory[str] | None = None
         if not self.settings.chroma_url:
             ensure_sound(store_dir)  # headers only: a damaged HNSW file can segfault
-            # access() is a cheap first look (it sees read-only mounts, even for root); the
-            # probe write confirms before anything is copied.
-            writable = not store_dir.exists() or os.access(store_dir, os.W_OK)
-            problem = None if writable else storage_problem(store_dir)
+            problem = unwritable_store(store_dir)
             if problem is not None and problem.kind == "read-only":
                 # Chroma writes whenever it opens a store: query a private copy instead.
                 self.read_only = problem

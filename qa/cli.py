@@ -210,15 +210,17 @@ def _index(args: argparse.Namespace) -> int:
     settings = _settings(args, args.folder)
     if (args.check or args.rebuild) and settings.chroma_url:
         raise ValueError("--check and --rebuild work on the embedded store, not a Chroma server")
-    if not settings.chroma_url and settings.store.exists():
-        unwritable = health.storage_problem(settings.store)
+    if not settings.chroma_url:
+        unwritable = health.unwritable_store(settings.store)
         if unwritable is not None:  # indexing, checking (Chroma writes on open), rebuilding
             raise unwritable
     if args.check:
         with writer_lock(settings.store):  # opening the store may write (Chroma backfills)
             reason = health.diagnose(settings.store)
-        if reason:
-            raise health.StoreDamaged(health.chroma_dir(settings.store), reason)
+        if reason:  # a full disk makes the probe fail too: that is not damage
+            raise health.storage_problem(settings.store) or health.StoreDamaged(
+                health.chroma_dir(settings.store), reason
+            )
         _print(f"index at {health.chroma_dir(settings.store)} is sound")
         return 0
     with writer_lock(settings.store):
@@ -255,7 +257,7 @@ def _rebuild(settings: qa.Settings) -> tuple[SyncReport, Assistant]:
     generation.bump(settings.store)
     if moved is not None:
         _print(f"moved the old index aside to {moved}", file=sys.stderr)
-    return report, qa.Assistant(settings)
+    return report, qa.Assistant(settings, embedder=aside.embedder)
 
 
 def _ask(args: argparse.Namespace) -> int:

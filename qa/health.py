@@ -86,9 +86,7 @@ def storage_problem(store: Path, error: BaseException | None = None) -> StoreUnw
     text = str(error or "").lower()
     if any(word in text for word in _FULL_WORDS) or _errno(error) in _FULL_ERRNOS:
         return StoreUnwritable(store, "full", _free(store))
-    folder = store
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
+    folder = _existing(store)
     probe_file = folder / f".qa-write-probe-{os.getpid()}"
     created = False
     try:
@@ -123,12 +121,24 @@ def _errno(error: BaseException | None) -> int | None:
     return None
 
 
+def unwritable_store(store: Path) -> StoreUnwritable | None:
+    """Whether an existing store folder cannot be written, cheaply: ``access()`` first (it
+    sees read-only mounts, even for root), the probe write only when that says no."""
+    if not store.exists() or os.access(store, os.W_OK):
+        return None
+    return storage_problem(store)
+
+
+def _existing(path: Path) -> Path:
+    """``path``, or its nearest ancestor that exists."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def _free(store: Path) -> str:
-    folder = store
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
     try:
-        free = shutil.disk_usage(folder).free
+        free = shutil.disk_usage(_existing(store)).free
     except OSError:
         return "no space left"
     return f"{free / (1024 * 1024):.1f} MiB free"

@@ -16,6 +16,7 @@ from pydantic_settings import (
 from qa.locations import store_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = PROJECT_ROOT / "seeds"
 
 
 class Settings(BaseSettings):
@@ -30,7 +31,7 @@ class Settings(BaseSettings):
     )
 
     corpus: Path = Field(
-        PROJECT_ROOT / "seeds",
+        DEFAULT_CORPUS,
         description="Folder of documents to answer from (the project's seeds/ by default; the "
         "`qa` command defaults to the folder it was last given).",
     )
@@ -222,7 +223,7 @@ class Settings(BaseSettings):
     def _default_store(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("store") in (None, ""):
             corpus = data.get("corpus")
-            corpus = PROJECT_ROOT / "seeds" if corpus is None else corpus
+            corpus = DEFAULT_CORPUS if corpus is None else corpus
             if isinstance(corpus, (str, Path)):
                 data = {**data, "store": store_for(Path(corpus))}
         return data

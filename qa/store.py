@@ -69,19 +69,22 @@ def reopen_client(store_dir: Path) -> Any:
     changed the store: Chroma shares one system per path in a process and keeps its vector
     index in memory, so the cached system would never see the change. The old system is left
     to whoever still holds it (an answer in flight) and goes when they let go."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
+    _forget_system(store_dir)
     return open_client(store_dir, None)
 
 
 def close_client(store_dir: Path) -> None:
     """Stop this process's Chroma system on ``store_dir`` (before its files are moved)."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    system = SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
+    system = _forget_system(store_dir)
     if system is not None:
         system.stop()
+
+
+def _forget_system(store_dir: Path) -> Any:
+    """Take ``store_dir``'s system out of Chroma's per-process cache; it, or None."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    return SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
 
 
 class ChunkStore:

@@ -22,13 +22,15 @@ from pydantic import (
 def _phrasings(value: Any) -> Any:
     """A fact written as one phrasing ("ten hours" or 412) is a list of one; numbers in a
     list of phrasings are their text."""
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if _scalar(value):
         return [str(value)]
     if isinstance(value, list):
-        return [
-            str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value
-        ]
+        return [str(v) if _scalar(v) else v for v in value]
     return value
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 Phrasings = Annotated[list[StrictStr], BeforeValidator(_phrasings), Field(min_length=1)]
