@@ -33,7 +33,8 @@ def chunk_texts(docs: Path) -> list[str]:
     chunker = Chunker(s.chunk_size, s.chunk_overlap)
     texts: list[str] = []
     for path in sorted(docs.glob("*.txt")):
-        text, file_hash = read_document(path)
+        doc = read_document(path)
+        text, file_hash = doc.text, doc.file_hash
         texts += [c.text for c in chunker.chunk(path.name, text, file_hash)]
     return texts
 

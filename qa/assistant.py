@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -15,7 +16,15 @@ from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
 from qa.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
-from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
+from qa.ingest import (
+    Chunker,
+    Document,
+    UnreadableFile,
+    read_bytes,
+    read_document,
+    reader_for,
+    scan_corpus,
+)
 from qa.lock import StoreLocked, writer_busy, writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
@@ -25,6 +34,7 @@ from qa.sync import SyncReport, sync_corpus
 from qa.text import TermStats
 
 MAX_QUESTION_CHARS = 4000
+DOCUMENTS_KEPT = 16  # extracted texts kept in memory for quoting and viewing
 
 
 class Assistant:
@@ -61,6 +71,7 @@ class Assistant:
         )
         self._retriever: HybridRetriever | None = None
         self.last_sync: SyncReport | None = None
+        self._documents: dict[tuple[str, str], Document] = {}  # (source, file_hash) → read
 
     def _open_store(self, *, fresh: bool) -> ChunkStore:
         """This corpus's collection; ``fresh``: on a new Chroma system (another process
@@ -191,6 +202,31 @@ class Assistant:
         self.refresh()
         return sorted(self.store.files().values(), key=lambda f: f.source)
 
+    def document(self, source: str) -> Document:
+        """The indexed file ``source`` as it was read: its text (every citation's offsets point
+        into it) and, for paged formats, where each page starts. KeyError when ``source`` is
+        not indexed; ``UnreadableFile`` when its text was not kept and the file has changed."""
+        self.refresh()
+        state = self.store.files().get(source)
+        if state is None:
+            raise KeyError(f"{source!r} is not indexed")
+        key = (source, state.file_hash)
+        doc = self._documents.get(key) or self.store.document(source, state.file_hash)
+        if doc is None:  # indexed before texts were kept, or on another machine: read it again
+            doc = read_document(self.corpus / source)
+            if doc.file_hash != state.file_hash:
+                raise UnreadableFile(f"{source} changed after it was indexed; index it again")
+        if len(self._documents) >= DOCUMENTS_KEPT:
+            self._documents.pop(next(iter(self._documents)))
+        self._documents[key] = doc
+        return doc
+
+    def source_text(self, source: str) -> str:
+        """The text of indexed file ``source`` as it was read, so that
+        ``source_text(c.source)[c.start:c.end] == c.quote`` for every citation ``c`` (for
+        ``.txt``/``.md`` files: the file's text)."""
+        return self.document(source).text
+
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The passages hybrid retrieval finds for ``query``, in retrieval order, each scored
         on the evidence scale (``Passage.score``)."""
@@ -277,20 +313,38 @@ class Chat:
 
 
 def stale_sources(corpus: Path, answer: Answer) -> list[str]:
-    """Sources of ``answer``'s citations whose quote is no longer at its offsets in the file
-    (edited, or removed, since it was indexed)."""
-    texts: dict[str, str | None] = {}
+    """Sources of ``answer``'s citations that changed (or went) since they were indexed: for
+    plain text, the quote is no longer at its offsets in the file; for other formats, the
+    file's bytes are no longer those its chunks were read from."""
+    hashes = {p.chunk.id: p.chunk.file_hash for p in answer.passages}
+    now: dict[str, tuple[str, str] | None] = {}  # source → (text or "", sha256), None: gone
     stale: list[str] = []
     for c in answer.citations:
-        if c.source not in texts:
-            try:
-                texts[c.source] = read_document((corpus / c.source).resolve())[0]
-            except (UnreadableFile, OSError):
-                texts[c.source] = None
-        text = texts[c.source]
-        if (text is None or text[c.start : c.end] != c.quote) and c.source not in stale:
+        if c.source in stale:
+            continue
+        if c.source not in now:
+            now[c.source] = _as_on_disk(corpus / c.source)
+        found = now[c.source]
+        if found is None:
+            stale.append(c.source)
+        elif found[0]:  # plain text: the quote must still be at its offsets
+            if found[0][c.start : c.end] != c.quote:
+                stale.append(c.source)
+        elif found[1] != hashes.get(c.chunk_id):
             stale.append(c.source)
     return stale
+
+
+def _as_on_disk(path: Path) -> tuple[str, str] | None:
+    """``(text, "")`` for a plain-text file, ``("", sha256)`` for another format, None when
+    it cannot be read."""
+    try:
+        path = path.resolve()
+        if reader_for(path).name == "text":
+            return read_document(path).text, ""
+        return "", hashlib.sha256(read_bytes(path)).hexdigest()
+    except (UnreadableFile, OSError):
+        return None
 
 
 def clean_question(question: str) -> str:

@@ -118,9 +118,7 @@ def verify(
             best_support = max(best_support, support)
             key = (chunk.source, span.start, span.end)
             if key not in index:
-                citations.append(
-                    Citation(chunk.source, span.text, span.start, span.end, support, chunk.id)
-                )
+                citations.append(Citation.of(chunk, span.text, span.start, span.end, support))
                 index[key] = len(citations)
             numbers.append(index[key])
         quotes = quoted_phrases(parsed.text)

@@ -366,19 +366,31 @@ def format_answer(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
-            source = printable(c.source, one_line=True)
-            lines.append(f"[{n}] {source}:{c.start}-{c.end} (score {c.score:.2f})")
+            lines.append(
+                f"[{n}] {_where(c.source, c.page, c.start, c.end, c.page_end)} "
+                f"(score {c.score:.2f})"
+            )
             lines.append(f"    {in_quotes(c.quote)}")
     elif answer.passages:
         lines.append("")
         lines.append("Closest passages:")
         for p in answer.closest():
-            where = f"{p.chunk.start}-{p.chunk.end}" if p.best is None else "{}-{}".format(*p.best)
-            source = printable(p.chunk.source, one_line=True)
-            lines.append(f"  {source}:{where} (score {p.score:.2f})")
+            start, end = (p.chunk.start, p.chunk.end) if p.best is None else p.best
+            where = _where(p.chunk.source, p.chunk.page_at(start), start, end)
+            lines.append(f"  {where} (score {p.score:.2f})")
             text = " ".join(p.best_text.split())
             lines.append(f"    {in_quotes(text if len(text) <= 240 else text[:239] + '…')}")
     return "\n".join(lines)
+
+
+def _where(source: str, page: int | None, start: int, end: int, page_end: int | None = None) -> str:
+    """``notes.md:120-180``; for paged formats ``guide.pdf:2 (chars 120-180)``, plus where a
+    quote that runs over a page break ends."""
+    name = printable(source, one_line=True)
+    if page is None:
+        return f"{name}:{start}-{end}"
+    runs_on = f", runs on to p. {page_end}" if page_end and page_end > page else ""
+    return f"{name}:{page} (chars {start}-{end}{runs_on})"
 
 
 if __name__ == "__main__":

@@ -1,21 +1,28 @@
-"""A local index of the indexed files (source → size, mtime, hash), beside the store.
+"""A local index of the indexed files (source → size, mtime, hash) and of the text each was
+read as, beside the store.
 
 Reading the state of 10,000 files from Chroma metadata takes 1–2 s; from this SQLite file it
 takes milliseconds, so a no-op sync is a directory walk. The manifest is a cache of Chroma's
 own per-file markers, never ahead of them: it is written after the Chroma writes succeed, and
 stamped with the collection's chunk count. A count that differs (a sync killed midway, another
 writer on a shared server) makes the store rebuild it from Chroma.
+
+The extracted texts are kept by (source, content hash), written before their chunks and pruned
+after a sync. They are not in Chroma: a store without them (built before they were kept, or
+a Chroma server shared with another machine) reads the file again (``Assistant.document``).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from qa.ingest.document import Document
     from qa.store import FileState
 
 _SCHEMA = """
@@ -25,6 +32,10 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS stamp (
     id INTEGER PRIMARY KEY CHECK (id = 0), collection TEXT, chunks INTEGER
+);
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT, file_hash TEXT, format TEXT, pages TEXT, text BLOB,
+    PRIMARY KEY (source, file_hash)
 );
 """
 
@@ -81,6 +92,41 @@ class Manifest:
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
             [(s.source, s.file_hash, s.size, s.mtime_ns, s.chunker, s.chunks) for s in states],
         )
+
+    # --- extracted texts: what each indexed file was read as (quotes and pages point into it)
+
+    def put_document(self, source: str, doc: Document) -> None:
+        """Keep ``doc``'s text (zlib-compressed) under ``(source, doc.file_hash)``; written
+        before its chunks, so every stored chunk has its text."""
+        pages = " ".join(map(str, doc.pages))
+        blob = zlib.compress(doc.text.encode("utf-8", "surrogatepass"), 6)
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)",
+                (source, doc.file_hash, doc.format, pages, blob),
+            )
+
+    def document(self, source: str, file_hash: str) -> Document | None:
+        """The text kept for ``source`` at ``file_hash``, if any."""
+        from qa.ingest.document import Document
+
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT format, pages, text FROM documents WHERE source = ? AND file_hash = ?",
+                (source, file_hash),
+            ).fetchone()
+        if row is None:
+            return None
+        text = zlib.decompress(row[2]).decode("utf-8", "surrogatepass")
+        return Document(text, file_hash, row[0], tuple(int(p) for p in row[1].split()))
+
+    def prune_documents(self, keep: Iterable[tuple[str, str]]) -> None:
+        """Drop the texts of every ``(source, file_hash)`` not in ``keep``."""
+        wanted = set(keep)
+        with closing(self._connect()) as db, db:
+            rows = db.execute("SELECT source, file_hash FROM documents").fetchall()
+            gone = [tuple(row) for row in rows if tuple(row) not in wanted]
+            db.executemany("DELETE FROM documents WHERE source = ? AND file_hash = ?", gone)
 
     def _stamped(self, db: sqlite3.Connection) -> int | None:
         """The chunk count recorded for this collection, if any."""

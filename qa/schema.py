@@ -25,6 +25,14 @@ class Chunk:
     # needs no sentence splitter; empty when unknown (then they are found on demand).
     sentences: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
     lang: str = field(default="", compare=False)  # ISO 639-1 code found at ingest; "" unknown
+    page: int | None = field(default=None, compare=False)  # 1-based page of ``start``; unpaged
+    page_breaks: tuple[int, ...] = field(default=(), compare=False, repr=False)  # page starts
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page of file offset ``offset`` inside this chunk (None when unpaged)."""
+        if self.page is None:
+            return None
+        return self.page + sum(1 for b in self.page_breaks if b <= offset)
 
 
 @dataclass
@@ -63,14 +71,33 @@ class Citation:
     score: float
     chunk_id: str = ""
     lang: str = ""  # language of the quoted passage (ISO 639-1), when known
+    page: int | None = None  # 1-based page where the quote starts; None for unpaged formats
+    page_end: int | None = None  # the page where it ends (> page when it runs over a break)
+
+    @classmethod
+    def of(cls, chunk: Chunk, quote: str, start: int, end: int, score: float) -> Citation:
+        """A citation of ``chunk``'s text ``quote`` at file offsets ``start:end``."""
+        page = chunk.page_at(start)
+        page_end = chunk.page_at(max(start, end - 1))
+        return cls(chunk.source, quote, start, end, score, chunk.id, chunk.lang, page, page_end)
+
+    @property
+    def where(self) -> str:
+        """``file``, or ``file · p. 2`` (``p. 2–3`` when the quote runs over a page break)."""
+        if self.page is None:
+            return self.source
+        pages = f"{self.page}–{self.page_end}" if (self.page_end or 0) > self.page else self.page
+        return f"{self.source} · p. {pages}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: source, quote, start, end, score, lang."""
+        """JSON-ready form: source, quote, start, end, page, page_end, score, lang."""
         return {
             "source": self.source,
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "page": self.page,
+            "page_end": self.page_end,
             "score": round(self.score, 4),
             "lang": self.lang,
         }

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from qa.ingest.document import Document
 from qa.manifest import Manifest
 from qa.schema import Chunk
 
@@ -168,6 +169,20 @@ class ChunkStore:
             states[state.source] = state
         return states
 
+    def put_document(self, source: str, doc: Document) -> None:
+        """Keep the text ``source`` was read as (in the manifest; nothing without one)."""
+        if self.manifest is not None:
+            self.manifest.put_document(source, doc)
+
+    def document(self, source: str, file_hash: str) -> Document | None:
+        """The text kept for ``source`` at ``file_hash``, if any."""
+        return self.manifest.document(source, file_hash) if self.manifest is not None else None
+
+    def prune_documents(self) -> None:
+        """Forget the texts of files that are no longer indexed at that content."""
+        if self.manifest is not None:
+            self.manifest.prune_documents((s.source, s.file_hash) for s in self.files().values())
+
     def ids_of(self, source: str) -> list[str]:
         """Ids of every stored chunk of one file."""
         return list(self._chunk_indexes([source]).get(source, {}))
@@ -210,6 +225,9 @@ class ChunkStore:
                     meta["sentences"] = encode_spans(chunk.sentences)
                 if chunk.lang:
                     meta["lang"] = chunk.lang
+                if chunk.page is not None:
+                    meta["page"] = chunk.page
+                    meta["page_breaks"] = " ".join(map(str, chunk.page_breaks))
                 nodes.append(
                     TextNode(
                         id_=chunk.id,
@@ -330,6 +348,8 @@ class ChunkStore:
                     file_hash=str(meta["file_hash"]),
                     sentences=decode_spans(str(meta.get("sentences", ""))),
                     lang=str(meta.get("lang", "")),
+                    page=int(meta["page"]) if "page" in meta else None,
+                    page_breaks=_ints(str(meta.get("page_breaks", ""))),
                 )
                 rows.append((chunk, len(rows)))
             if vectors and len(page["ids"]):
@@ -383,6 +403,14 @@ def decode_spans(text: str) -> tuple[tuple[int, int], ...]:
     try:
         pairs = [part.split(":") for part in text.split()]
         return tuple((int(start), int(end)) for start, end in pairs)
+    except ValueError:
+        return ()
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    """``"12 40"`` → ``(12, 40)``; a malformed value gives ``()``."""
+    try:
+        return tuple(int(part) for part in text.split())
     except ValueError:
         return ()
 

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from qa.embed import Embedder
-from qa.ingest import Chunker, CorpusFile, Skipped, UnreadableFile, read_document, scan_corpus
+from qa.ingest import (
+    Chunker,
+    CorpusFile,
+    Progress,
+    Skipped,
+    UnreadableFile,
+    read_document,
+    scan_corpus,
+)
 from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
 from qa.text import printable, sentence_spans
 
 EMBED_BATCH = 64
+PAGE_BAR_FROM = 50  # documents with this many pages show a reading progress bar
 
 
 @dataclass
@@ -27,6 +39,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
+    read: dict[str, DocumentInfo] = field(default_factory=dict)  # files read, by source
 
     @property
     def changed(self) -> bool:
@@ -46,11 +59,15 @@ class SyncReport:
         characters in names and reasons escaped)."""
         name = partial(printable, one_line=True)  # a newline in a name never splits a line
         out = [self.summary()]
-        out += [f"  added     {name(s)}" for s in self.added]
-        out += [f"  updated   {name(s)}" for s in self.updated]
+        out += [f"  added     {name(s)}{self._about(s)}" for s in self.added]
+        out += [f"  updated   {name(s)}{self._about(s)}" for s in self.updated]
         out += [f"  removed   {name(s)}" for s in self.removed]
         out += [f"  skipped   {name(s.source)}: {name(s.reason)}" for s in self.skipped]
         return out
+
+    def _about(self, source: str) -> str:
+        info = self.read.get(source)
+        return f" ({info})" if info else ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -61,7 +78,21 @@ class SyncReport:
             "unchanged": self.unchanged,
             "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
             "chunks_embedded": self.chunks_embedded,
+            "documents": {source: vars(info) for source, info in self.read.items()},
         }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What was read from one file: its format, pages (0 when unpaged) and characters."""
+
+    format: str
+    pages: int
+    chars: int
+
+    def __str__(self) -> str:
+        pages = f"{self.pages} page{'s' * (self.pages != 1)}, " if self.pages else ""
+        return f"{pages}{self.chars:,} characters"
 
 
 def sync_corpus(
@@ -83,21 +114,28 @@ def sync_corpus(
             report.unchanged.append(f.source)
             continue
         try:
-            text, file_hash = read_document(f.path)
+            with _page_bar(f.source, progress) as on_page:
+                doc = read_document(f.path, on_page)
         except UnreadableFile as exc:
             report.skipped.append(Skipped(f.source, str(exc)))
             continue
-        state = FileState(f.source, file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
-        if known and (known.file_hash, known.chunker) == (file_hash, chunker.fingerprint):
+        state = FileState(f.source, doc.file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
+        if known and (known.file_hash, known.chunker) == (doc.file_hash, chunker.fingerprint):
             touched.append(replace(state, chunks=known.chunks))
             report.unchanged.append(f.source)
+            if store.document(f.source, doc.file_hash) is None:
+                store.put_document(f.source, doc)
             continue
         chunks = [
-            with_sentences(c) for c in chunker.chunk(f.source, text, file_hash) if c.text.strip()
+            with_sentences(c)
+            for c in chunker.chunk(f.source, doc.text, doc.file_hash, doc.pages)
+            if c.text.strip()
         ]
         if not chunks:
             report.skipped.append(Skipped(f.source, "no text to index"))
             continue
+        store.put_document(f.source, doc)  # before its chunks: every chunk has its text
+        report.read[f.source] = DocumentInfo(doc.format, doc.page_count, len(doc.text))
         pending.append((f, state, chunks, known is not None))
 
     store.touch_files(touched)
@@ -106,7 +144,40 @@ def sync_corpus(
     on_disk = {f.source for f in files} - {s.source for s in report.skipped}
     report.removed = sorted(set(indexed) - on_disk)
     store.delete_files(report.removed)
+    store.prune_documents()
     return report
+
+
+@contextmanager
+def _page_bar(source: str, progress: bool) -> Iterator[Progress | None]:
+    """A page progress bar for a long paged document (shown once it passes ``PAGE_BAR_FROM``
+    pages), else nothing."""
+    if not progress:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def on_page(done: int, total: int) -> None:
+        if not bars and total >= PAGE_BAR_FROM:
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="page",
+                    desc=f"reading {printable(source, one_line=True)}",
+                    file=sys.stderr,
+                    leave=False,
+                )
+            )
+        if bars:
+            bars[0].update(done - bars[0].n)
+
+    try:
+        yield on_page
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def with_sentences(chunk: Chunk) -> Chunk:

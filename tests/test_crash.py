@@ -42,7 +42,8 @@ def expected(corpus: Path) -> dict[str, set[str]]:
     """Chunk ids of every file on disk, by source."""
     out: dict[str, set[str]] = {}
     for f in scan_corpus(corpus)[0]:
-        text, file_hash = read_document(f.path)
+        doc = read_document(f.path)
+        text, file_hash = doc.text, doc.file_hash
         out[f.source] = {c.id for c in chunker().chunk(f.source, text, file_hash)}
     return out
 

@@ -26,7 +26,8 @@ def seed_chunk_texts() -> list[str]:
     chunker = Chunker(200, 40)
     texts: list[str] = []
     for path in sorted(SEEDS.iterdir()):
-        text, file_hash = read_document(path)
+        doc = read_document(path)
+        text, file_hash = doc.text, doc.file_hash
         texts += [c.text for c in chunker.chunk(path.name, text, file_hash)]
     return texts
 

@@ -209,7 +209,8 @@ def clean_ids(assistant: qa.Assistant) -> dict[str, set[str]]:
     """The chunk ids a clean sync gives for every file on disk, by source."""
     out: dict[str, set[str]] = {}
     for f in scan_corpus(assistant.corpus)[0]:
-        text, file_hash = read_document(f.path)
+        doc = read_document(f.path)
+        text, file_hash = doc.text, doc.file_hash
         chunks = assistant.chunker.chunk(f.source, text, file_hash)
         out[f.source] = {c.id for c in chunks if c.text.strip()}
     return out

@@ -22,8 +22,16 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa import ingest
-from qa.ingest import Chunker, UnreadableFile, decode_text, read_document, scan_corpus
+from qa.ingest import (
+    Chunker,
+    UnreadableFile,
+    chunking,
+    corpus,
+    decode_text,
+    read_document,
+    scan_corpus,
+)
+from qa.ingest.chunking import _sections
 from tests import store_worker as worker
 
 SECRET = "The launch code is 0000-SECRET-OUTSIDE."
@@ -190,7 +198,7 @@ def test_every_file_is_indexed_or_skipped_with_its_reason(tmp_path: Path) -> Non
     texts: dict[str, str] = {}
     for c in chunks:
         if c.source not in texts:
-            texts[c.source] = read_document((corpus / c.source).resolve())[0]
+            texts[c.source] = read_document((corpus / c.source).resolve()).text
         assert texts[c.source][c.start : c.end] == c.text
         assert SECRET not in c.text
     assert set(texts) == {s for s, r in EXPECTED.items() if r == INDEXED}
@@ -398,7 +406,7 @@ def test_read_document_refuses_fifos_symlinks_and_growth(
         read_document(tmp_path / "link.txt")
     (files, _) = scan_corpus(tmp_path)
     assert {f.source: f.path for f in files}["link.txt"] == real.resolve()
-    monkeypatch.setattr(ingest, "MAX_FILE_BYTES", 5)  # the file grew after the scan
+    monkeypatch.setattr(corpus, "MAX_FILE_BYTES", 5)  # the file grew after the scan
     with pytest.raises(UnreadableFile, match="larger than"):
         read_document(real)
 
@@ -409,14 +417,14 @@ def test_long_texts_are_chunked_in_sections_with_exact_offsets(
     chunker = Chunker(64, 8)
     text = "".join(PARAGRAPH.format(i=i) for i in range(300))
     whole = chunker.chunk("a.txt", text, "h")
-    monkeypatch.setattr(ingest, "SECTION_CHARS", 5_000)
+    monkeypatch.setattr(chunking, "SECTION_CHARS", 5_000)
     sectioned = chunker.chunk("a.txt", text, "h")
     assert len(text) > 6 * 5_000
     assert [c.index for c in sectioned] == list(range(len(sectioned)))
     for c in sectioned:
         assert text[c.start : c.end] == c.text
     # Sections end after a paragraph, and no chunk spans two of them.
-    sections = [(at, at + len(part)) for at, part in ingest._sections(text, 5_000)]
+    sections = [(at, at + len(part)) for at, part in _sections(text, 5_000)]
     assert len(sections) > 6 and all(text[end - 2 : end] == "\n\n" for _, end in sections[:-1])
     assert all(any(a <= c.start and c.end <= b for a, b in sections) for c in sectioned)
     covered = {i for c in sectioned for i in range(c.start, c.end)}
@@ -424,7 +432,7 @@ def test_long_texts_are_chunked_in_sections_with_exact_offsets(
     assert {c.text for c in whole} & {c.text for c in sectioned}
     # Texts shorter than a section are chunked exactly as before sections existed.
     short = text[:4_000]
-    monkeypatch.setattr(ingest, "SECTION_CHARS", 100_000)
+    monkeypatch.setattr(chunking, "SECTION_CHARS", 100_000)
     expected = chunker.chunk("a.txt", short, "h")
-    monkeypatch.setattr(ingest, "SECTION_CHARS", 5_000)
+    monkeypatch.setattr(chunking, "SECTION_CHARS", 5_000)
     assert chunker.chunk("a.txt", short, "h") == expected

@@ -201,7 +201,8 @@ def test_decode_rejects_nul_and_empty() -> None:
 def test_read_document_keeps_crlf_and_hashes_raw_bytes(tmp_path: Path) -> None:
     data = b"first line\r\nsecond line\r\n"
     path = write(tmp_path, "crlf.txt", data)
-    text, file_hash = read_document(path)
+    doc = read_document(path)
+    text, file_hash = doc.text, doc.file_hash
     assert text == "first line\r\nsecond line\r\n"
     assert file_hash == hashlib.sha256(data).hexdigest()
 

@@ -164,7 +164,8 @@ class CorpusSync(RuleBasedStateMachine):
         out = {}
         for source in self.on_disk():
             try:
-                text, file_hash = read_document(self.root / source)
+                doc = read_document(self.root / source)
+                text, file_hash = doc.text, doc.file_hash
             except UnreadableFile:
                 continue
             if text.strip():

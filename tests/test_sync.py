@@ -61,7 +61,8 @@ def expected_ids(root: Path, chunker_: Chunker) -> set[str]:
     ids: set[str] = set()
     files, _ = scan_corpus(root)
     for f in files:
-        text, file_hash = read_document(f.path)
+        doc = read_document(f.path)
+        text, file_hash = doc.text, doc.file_hash
         ids |= {c.id for c in chunker_.chunk(f.source, text, file_hash)}
     return ids
 
@@ -115,7 +116,7 @@ def test_stored_chunks_keep_offsets_metadata_and_vectors(
         st = path.stat()
         state = states[source]
         assert (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns)
-        assert state.file_hash == read_document(path)[1]
+        assert state.file_hash == read_document(path).file_hash
         assert state.chunker == chunker().fingerprint
         assert state.chunks == len(store.ids_of(source)) >= 1
 
@@ -310,7 +311,8 @@ def test_report_lines_mention_each_skipped_file_with_its_reason(
     for source, reason in expected.items():
         assert f"  skipped   {source}: {reason}" in lines
     for source in TMP_CORPUS:
-        assert f"  added     {source}" in lines
+        chars = len((tmp_corpus / source).read_text())
+        assert f"  added     {source} ({chars:,} characters)" in lines
     assert not any(s.source in expected for s in store.chunks())
     assert report.to_dict()["skipped"] == [
         {"source": s.source, "reason": s.reason} for s in report.skipped

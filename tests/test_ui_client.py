@@ -254,7 +254,7 @@ def test_rejected_uploads_get_a_clear_message_and_write_nothing(
     exe.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff")
     message, _, _ = client.predict([handle_file(exe)], api_name="/upload")
     assert "setup.exe" in message and "was not added" in message
-    assert "only text files" in message
+    assert "only these file types" in message
     binary = tmp_path / "notes.txt"
     binary.write_bytes(b"\x00\x01\x02binary\x00" * 100)
     message, _, _ = client.predict([handle_file(binary)], api_name="/upload")

@@ -64,13 +64,13 @@ def test_a_text_file_is_saved_under_its_safe_name(corpus: Path, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("name", "data", "max_bytes", "reason"),
     [
-        ("tool.exe", b"MZ\x90\x00", 1000, "only text files"),
-        ("archive.txt.zip", b"PK\x03\x04", 1000, "only text files"),
+        ("tool.exe", b"MZ\x90\x00", 1000, "only these file types"),
+        ("archive.txt.zip", b"PK\x03\x04", 1000, "only these file types"),
         ("noext", b"plain text", 1000, "no extension"),
         ("big.txt", b"x" * 1001, 1000, "larger than"),
         ("binary.txt", b"\x00\x01\x02\x03" * 50, 1000, "not a readable text file"),
         ("empty.md", b"  \n", 1000, "not a readable text file"),
-        ("..", b"text", 1000, "only text files"),
+        ("..", b"text", 1000, "only these file types"),
     ],
 )
 def test_rejections_write_nothing(

@@ -171,10 +171,7 @@ class ExtractiveAnswerer:
                 answerer=self.name,
                 confidence=confidence,
             )
-        citations = [
-            Citation(s.chunk.source, s.text, s.start, s.end, score, s.chunk.id, s.chunk.lang)
-            for s, score, _ in chosen
-        ]
+        citations = [Citation.of(s.chunk, s.text, s.start, s.end, score) for s, score, _ in chosen]
         asked_in = self.evidence.language(question)
         sentences = [
             AnswerSentence(

@@ -238,7 +238,7 @@ def _citation_html(
 def _passage_html(p: Passage) -> str:
     """A closest passage: its best sentence (what its score is) highlighted in its text."""
     if p.best is not None:
-        best = Citation(p.chunk.source, p.best_text, *p.best, p.score, p.chunk.id)
+        best = Citation.of(p.chunk, p.best_text, *p.best, p.score)
         before, quote, after = quote_in_context(best, p)
         body = f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
     else:

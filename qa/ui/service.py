@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answerers import Answerer, create_answerer
 from qa.assistant import clean_question
-from qa.ingest import MAX_FILE_BYTES, UnreadableFile, read_document
+from qa.ingest import UnreadableFile
 from qa.schema import Answer
 from qa.sync import SyncReport
 from qa.ui import render
@@ -87,8 +87,6 @@ class Service:
         self._index_lock = threading.Lock()
         self._answerers: dict[str, Answerer] = {assistant.answerer.name: assistant.answerer}
         self.synced_at: datetime | None = datetime.now() if assistant.last_sync else None
-        self._texts: dict[tuple[str, int, int], str] = {}
-        self._texts_lock = threading.Lock()
 
     # --- sessions and answers ---------------------------------------------------------------
 
@@ -155,28 +153,12 @@ class Service:
         return render.sources_html(conv, source_text=self.source_text)
 
     def source_text(self, source: str) -> str | None:
-        """The current text of corpus file ``source`` (None when outside the corpus/unreadable)."""
-        root = self.assistant.corpus
+        """The text of indexed file ``source`` as it was read (None when it is not indexed or
+        cannot be had)."""
         try:
-            path = (root / source).resolve(strict=True)
-            st = path.stat()
-        except (OSError, RuntimeError):
+            return self.assistant.source_text(source)
+        except (KeyError, UnreadableFile, OSError):
             return None
-        if not path.is_relative_to(root) or not path.is_file() or st.st_size > MAX_FILE_BYTES:
-            return None
-        key = (source, st.st_mtime_ns, st.st_size)
-        with self._texts_lock:
-            if key in self._texts:
-                return self._texts[key]
-        try:
-            text, _ = read_document(path)
-        except UnreadableFile:
-            return None
-        with self._texts_lock:
-            if len(self._texts) >= 32:
-                self._texts.clear()
-            self._texts[key] = text
-        return text
 
     # --- settings ---------------------------------------------------------------------------
 

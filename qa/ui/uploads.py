@@ -1,8 +1,9 @@
 """Adding uploaded files to the corpus folder safely.
 
-A file is accepted only with an allowed extension, within the size limit and when it decodes
-as text. Its name is reduced to a safe one (NFC, no path separators, no leading dots, letters,
-digits, ``_ - . space`` only). It is created in the corpus root itself, never elsewhere, and
+A file is accepted only with an extension some reader reads, within the size limit and when
+that reader can read it (text that decodes, a PDF that opens and has a text layer, ...). Its
+name is reduced to a safe one (NFC, no path separators, no leading dots, letters, digits,
+``_ - . space`` only). It is created in the corpus root itself, never elsewhere, and
 never over an existing file: a different file of the same name gets a ``-2``, ``-3`` suffix.
 """
 
@@ -15,7 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.ingest import TEXT_EXTENSIONS, UnreadableFile, decode_text
+from qa.ingest import UnreadableFile, reader_for, supported_extensions
+from qa.ingest.readers import parse_document
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_NAME_CHARS = 120
@@ -50,8 +52,8 @@ def safe_filename(name: str) -> str:
 
 
 def allowed_extensions() -> str:
-    """The accepted extensions, for messages: ``.markdown, .md, .text, .txt``."""
-    return ", ".join(sorted(TEXT_EXTENSIONS))
+    """The accepted extensions, for messages: ``.docx, .htm, .html, .markdown, .md, ...``."""
+    return ", ".join(sorted(supported_extensions()))
 
 
 def save_upload(
@@ -61,10 +63,10 @@ def save_upload(
     shown = original_name.replace("\\", "/").rsplit("/", 1)[-1] or "(no name)"
     name = safe_filename(original_name)
     ext = Path(name).suffix.lower()
-    if ext not in TEXT_EXTENSIONS:
+    if ext not in supported_extensions():
         got = f"'{ext}'" if ext else "no extension"
         return UploadResult(
-            shown, error=f"only text files can be added ({allowed_extensions()}); got {got}"
+            shown, error=f"only these file types can be added ({allowed_extensions()}); got {got}"
         )
     try:
         size = source.stat().st_size
@@ -77,10 +79,12 @@ def save_upload(
         return UploadResult(shown, error=f"could not read the upload: {exc.strerror or exc}")
     if len(data) > max_bytes:
         return UploadResult(shown, error=f"larger than the {max_bytes // (1024 * 1024)} MB limit")
+    reader = reader_for(name)
     try:
-        decode_text(data)
+        parse_document(reader, data)
     except UnreadableFile as exc:
-        return UploadResult(shown, error=f"not a readable text file ({exc})")
+        kind = "text file" if reader.name == "text" else reader.name.upper()
+        return UploadResult(shown, error=f"not a readable {kind} ({exc})")
     root = corpus.resolve()
     if not root.is_dir():
         return UploadResult(shown, error="the corpus folder does not exist")
