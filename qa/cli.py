@@ -389,7 +389,7 @@ def _where(source: str, page: int | None, start: int, end: int, page_end: int | 
     name = printable(source, one_line=True)
     if page is None:
         return f"{name}:{start}-{end}"
-    runs_on = f", runs on to p. {page_end}" if page_end and page_end > page else ""
+    runs_on = f", continues on p. {page_end}" if page_end and page_end > page else ""
     return f"{name}:{page} (chars {start}-{end}{runs_on})"
 
 

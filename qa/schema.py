@@ -83,11 +83,14 @@ class Citation:
 
     @property
     def where(self) -> str:
-        """``file``, or ``file · p. 2`` (``p. 2–3`` when the quote runs over a page break)."""
+        """``file``, or ``file · p. 2`` (``file · p. 2, continues on p. 3`` for a quote that
+        runs over a page break)."""
         if self.page is None:
             return self.source
-        pages = f"{self.page}–{self.page_end}" if (self.page_end or 0) > self.page else self.page
-        return f"{self.source} · p. {pages}"
+        runs_on = self.page_end is not None and self.page_end > self.page
+        return f"{self.source} · p. {self.page}" + (
+            f", continues on p. {self.page_end}" if runs_on else ""
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: source, quote, start, end, page, page_end, score, lang."""

@@ -115,6 +115,16 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
                         padding=True,
                         max_height=640,
                     )
+                    # "View in document": the sources panel's buttons fill this hidden box
+                    # with "<turn>:<n>" and press the hidden button (qa.ui.assets.JS).
+                    viewer = gr.HTML("", elem_id="qa-viewer", padding=False)
+                    view_request = gr.Textbox(
+                        elem_id="qa-view-request",
+                        elem_classes="qa-hidden",
+                        show_label=False,
+                        container=False,
+                    )
+                    view_go = gr.Button("View", elem_id="qa-view-go", elem_classes="qa-hidden")
             with gr.Tab("Corpus", id="corpus"):
                 files_view = gr.HTML(service.files_html(), elem_id="qa-files")
                 with gr.Row():
@@ -189,6 +199,20 @@ def build_app(assistant: Assistant, *, examples: tuple[str, ...] = EXAMPLES) -> 
         chatbot.example_select(respond_example, [state], chat_out, **typed)
         new_chat.click(reset, [state], chat_out, api_name="new_chat", show_progress="hidden")
         chatbot.clear(reset, [state], chat_out, api_visibility="private", show_progress="hidden")
+
+        def view(request: str, session: Session | None) -> Outputs:
+            session = service.session(session)
+            return service.view_html(session, request), session
+
+        view_go.click(
+            view,
+            [view_request, state],
+            [viewer, state],
+            api_visibility="private",
+            show_progress="minimal",
+            concurrency_id="view",
+            concurrency_limit=2,
+        )
 
         # -- programs ----------------------------------------------------------------------
         def ask(question: str) -> dict[str, Any]:

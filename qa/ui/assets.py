@@ -88,6 +88,21 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 .qa-upload .qa-bad { color: #b91c1c; }
 .dark .qa-upload .qa-bad { color: #fca5a5; }
 .qa-upload .qa-ok { color: #15803d; }
+.qa-hidden { display: none !important; }
+#qa-sources .qa-view-btn {
+  font-size: 0.8em; padding: 1px 8px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary);
+  background: var(--button-secondary-background-fill);
+}
+#qa-viewer .qa-view { margin: 0; }
+#qa-viewer .qa-view-head { font-weight: 600; margin: 6px 0; }
+#qa-viewer .qa-page { max-width: 100%; border: 1px solid var(--border-color-primary); }
+#qa-viewer .qa-doc-text {
+  white-space: pre-wrap; max-height: 480px; overflow-y: auto; padding: 8px;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.92em;
+}
+#qa-viewer mark, #qa-viewer .qa-doc-text mark { background: #fde047; color: inherit; }
+#qa-viewer .qa-view-note { color: var(--body-text-color-subdued); }
 .dark .qa-upload .qa-ok { color: #86efac; }
 """
 
@@ -112,6 +127,21 @@ JS = r"""
     if (n) target.classList.add("qa-active");
     target.scrollIntoView({ block: "nearest", behavior: "smooth" });
   }
+  // "View in document": hand "<turn>:<n>" to the server through the hidden box and button.
+  document.addEventListener("click", (event) => {
+    const btn = event.target instanceof Element ? event.target.closest("button.qa-view-btn") : null;
+    if (!btn) return;
+    const box = document.querySelector("#qa-view-request textarea, #qa-view-request input");
+    const go = document.querySelector("#qa-view-go");
+    if (!box || !go) return;
+    event.preventDefault();
+    box.value = `${btn.dataset.turn}:${btn.dataset.n}`;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(() => {
+      go.click();
+      document.getElementById("qa-viewer")?.scrollIntoView({ block: "start", behavior: "smooth" });
+    }, 50);
+  }, true);
   document.addEventListener("click", (event) => {
     const el = event.target instanceof Element
       ? event.target.closest("a.qa-ref, button.qa-turn-btn") : null;

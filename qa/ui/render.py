@@ -224,8 +224,10 @@ def _citation_html(
 ) -> str:
     head = (
         f'<div class="qa-cite-head"><span class="qa-num">[{n}]</span>'
-        f'<span class="qa-file">{esc(c.source)}</span>'
-        f'<span class="qa-meta">chars {c.start}–{c.end} · score {c.score:.2f}</span></div>'
+        f'<span class="qa-file">{esc(c.where)}</span>'
+        f'<span class="qa-meta">chars {c.start}–{c.end} · score {c.score:.2f}</span>'
+        f'<button type="button" class="qa-view-btn" data-turn="{turn}" data-n="{n}" '
+        f'aria-label="View [{n}] in {esc(c.source)}">View in document</button></div>'
     )
     before, quote, after = quote_in_context(c, passage, file_text)
     body = f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
@@ -248,10 +250,16 @@ def _passage_html(p: Passage) -> str:
         body = esc(excerpt)
     return (
         f'<li class="qa-cite"><div class="qa-cite-head"><span class="qa-file">'
-        f'{esc(p.chunk.source)}</span><span class="qa-meta">chars {p.chunk.start}–'
+        f'{esc(_passage_where(p))}</span><span class="qa-meta">chars {p.chunk.start}–'
         f"{p.chunk.end} · score {p.score:.2f}</span></div>"
         f'<blockquote class="qa-ctx">{body}</blockquote></li>'
     )
+
+
+def _passage_where(p: Passage) -> str:
+    """``file``, or ``file · p. 2`` for the page of the passage's best sentence."""
+    page = p.chunk.page_at(p.best[0] if p.best else p.chunk.start)
+    return p.chunk.source if page is None else f"{p.chunk.source} · p. {page}"
 
 
 def quote_in_context(

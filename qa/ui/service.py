@@ -26,6 +26,7 @@ from qa.sync import SyncReport
 from qa.ui import render
 from qa.ui.render import Conversation, Exchange
 from qa.ui.uploads import MAX_UPLOAD_BYTES, UploadResult, save_upload
+from qa.ui.views import DocumentViews
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant, Chat
@@ -87,6 +88,7 @@ class Service:
         self._index_lock = threading.Lock()
         self._answerers: dict[str, Answerer] = {assistant.answerer.name: assistant.answerer}
         self.synced_at: datetime | None = datetime.now() if assistant.last_sync else None
+        self.views = DocumentViews(assistant)
 
     # --- sessions and answers ---------------------------------------------------------------
 
@@ -147,6 +149,10 @@ class Service:
             turn.error = "No answer was produced."
         if turn.error is not None:
             yield turn
+
+    def view_html(self, session: Session, request: str) -> str:
+        """A citation of this session shown in its document (``qa.ui.views``)."""
+        return self.views.html(session.conv, request)
 
     def sources_html(self, conv: Conversation) -> str:
         """The sources panel for ``conv``, quotes shown in their files' surrounding text."""
