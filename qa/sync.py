@@ -18,6 +18,7 @@ from qa.ingest import (
     Skipped,
     UnreadableFile,
     read_document,
+    reader_for,
     scan_corpus,
 )
 from qa.lang import detect
@@ -106,10 +107,11 @@ def sync_corpus(
     touched: list[FileState] = []
     for f in files:
         known = indexed.get(f.source)
+        fingerprint = read_fingerprint(chunker, f.source)
         if known and (known.size, known.mtime_ns, known.chunker) == (
             f.size,
             f.mtime_ns,
-            chunker.fingerprint,
+            fingerprint,
         ):
             report.unchanged.append(f.source)
             continue
@@ -119,8 +121,8 @@ def sync_corpus(
         except UnreadableFile as exc:
             report.skipped.append(Skipped(f.source, str(exc)))
             continue
-        state = FileState(f.source, doc.file_hash, f.size, f.mtime_ns, chunker.fingerprint, 0)
-        if known and (known.file_hash, known.chunker) == (doc.file_hash, chunker.fingerprint):
+        state = FileState(f.source, doc.file_hash, f.size, f.mtime_ns, fingerprint, 0)
+        if known and (known.file_hash, known.chunker) == (doc.file_hash, fingerprint):
             touched.append(replace(state, chunks=known.chunks))
             report.unchanged.append(f.source)
             if store.document(f.source, doc.file_hash) is None:
@@ -178,6 +180,13 @@ def _page_bar(source: str, progress: bool) -> Iterator[Progress | None]:
     finally:
         for bar in bars:
             bar.close()
+
+
+def read_fingerprint(chunker: Chunker, source: str) -> str:
+    """What decides a file's chunks besides its bytes: the chunker, and the version of the
+    reader of its format (a reader that now reads differently re-indexes its files)."""
+    version = reader_for(source).version
+    return f"{chunker.fingerprint}/{version}" if version else chunker.fingerprint
 
 
 def with_sentences(chunk: Chunk) -> Chunk:

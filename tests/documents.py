@@ -217,3 +217,10 @@ def write_mixed(folder: Path) -> list[Path]:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     return [folder / name for name in files]
+
+
+if __name__ == "__main__":  # python -m tests.documents FOLDER: write the mixed-format corpus
+    import sys
+
+    for path in write_mixed(Path(sys.argv[1] if len(sys.argv) > 1 else "evals/mixed/docs")):
+        print(path)

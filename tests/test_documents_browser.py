@@ -77,7 +77,9 @@ def test_view_in_document_marks_the_quote_in_a_docx_text(page: Page) -> None:
     cited.locator("button.qa-view-btn").click()
     mark = page.locator("#qa-viewer .qa-doc-text mark")
     expect(mark).to_have_text(docs.FERRY_PARAGRAPHS[2], timeout=ANSWER_TIMEOUT_MS)
-    expect(page.locator("#qa-viewer .qa-doc-text")).to_contain_text("Return | 7 shillings")
+    expect(page.locator("#qa-viewer .qa-doc-text")).to_contain_text(
+        "Fare: Return | Adult: 7 shillings"
+    )
 
 
 def _yellow(pixel: tuple[int, int, int]) -> bool:

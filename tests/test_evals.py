@@ -15,6 +15,8 @@ from qa.embed import HashingEmbedder
 from qa.evals.cases import Expectation, load_baseline, load_cases
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
 from qa.evals.score import Record, has_phrase, score_turn
+from qa.ingest import read_document
+from tests import documents as docs
 from tests.helpers import ROOT, SEEDS, seeds_copy
 
 PAUSE = "000_2aad95338d9cee2c.txt"
@@ -117,12 +119,44 @@ def test_the_committed_baseline_loads() -> None:
     assert load_baseline(ROOT / "evals" / "baseline.json")["cases"]
 
 
+def test_the_mixed_format_cases_fit_their_generated_documents(tmp_path: Path) -> None:
+    """evals/mixed/docs is what tests/documents.py generates (text compared: zip and PDF
+    bytes carry timestamps), and every case names a file there and has a baseline verdict."""
+    mixed = ROOT / "evals" / "mixed"
+    for generated in docs.write_mixed(tmp_path):
+        committed = read_document(mixed / "docs" / generated.name)
+        assert committed.text == read_document(generated).text, generated.name
+        assert committed.pages == read_document(generated).pages
+    cases = load_cases(mixed / "cases.yaml")
+    names = {p.name for p in (mixed / "docs").iterdir()}
+    assert {s for c in cases for t in c.turns for s in t.sources} == names
+    verdicts = {c["id"] for c in load_baseline(mixed / "baseline.json")["cases"]}
+    assert verdicts == {c.id for c in cases}
+
+
+def seed_text(source: str) -> str | None:
+    path = SEEDS / source
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def test_a_paged_source_must_be_cited_on_an_expected_page() -> None:
+    expect = Expectation(question="q", facts=[["ten hours"]], sources=[PAUSE], pages=[2])
+    on_1 = {**_citation(), "page": 1}
+    score = score_turn(expect, Record(QUOTE, [on_1], False, [PAUSE]), seed_text)
+    assert score.problems == ["no expected source cited on page 2"]
+    assert score.cited_pages == [f"{PAUSE}:1"]
+    on_2 = {**_citation(), "page": 2}
+    assert score_turn(expect, Record(QUOTE, [on_2], False, [PAUSE]), seed_text).passed
+    with pytest.raises(ValueError, match="list the sources too"):
+        Expectation(question="q", facts=[["x"]], pages=[1])
+
+
 def test_score_reports_found_and_missed_facts_and_citation_precision() -> None:
     expect = Expectation(
         question="q", facts=[["ten hours"], ["Castello"]], sources=[PAUSE, "x.txt"]
     )
     record = Record(QUOTE + " [1]", [_citation()], False, [PAUSE, "004_ad1b6a9a081ab1cf.txt"])
-    score = score_turn(expect, record, SEEDS)
+    score = score_turn(expect, record, seed_text)
     assert score.found == ["ten hours"] and score.missed == ["Castello"]
     assert score.citation_precision == 1.0 and score.citation_recall == 0.5
     assert score.hit_at_k == 1.0 and score.mrr == 1.0
@@ -133,14 +167,14 @@ def test_a_quote_off_its_offsets_fails_the_case() -> None:
     citation = _citation()
     citation["start"] = int(citation["start"]) + 1  # type: ignore[call-overload]
     expect = Expectation(question="q", facts=[["ten hours"]], sources=[PAUSE])
-    score = score_turn(expect, Record(QUOTE, [citation], False, [PAUSE]), SEEDS)
+    score = score_turn(expect, Record(QUOTE, [citation], False, [PAUSE]), seed_text)
     assert not score.quotes_verbatim and not score.passed
 
 
 def test_abstention_expectations() -> None:
     expect = Expectation(question="q", abstain=True)
-    assert score_turn(expect, Record(qa.NOT_IN_DOCUMENTS, [], True, []), SEEDS).passed
-    answered = score_turn(expect, Record(QUOTE, [_citation()], False, [PAUSE]), SEEDS)
+    assert score_turn(expect, Record(qa.NOT_IN_DOCUMENTS, [], True, []), seed_text).passed
+    answered = score_turn(expect, Record(QUOTE, [_citation()], False, [PAUSE]), seed_text)
     assert not answered.passed and answered.problems == ["answered instead of abstaining"]
 
 

@@ -48,6 +48,11 @@ class Expectation(BaseModel):
     sources: list[StrictStr] = Field(
         default_factory=list, description="files that may be cited; at least one must be"
     )
+    pages: list[Annotated[int, Field(strict=True, ge=1)]] = Field(
+        default_factory=list,
+        description="for a paged source (PDF): a citation of an expected source must start on "
+        "one of these pages",
+    )
     abstain: StrictBool = Field(False, description="the documents do not hold the answer")
 
     @property
@@ -57,8 +62,10 @@ class Expectation(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Expectation:
-        if self.abstain and (self.facts or self.sources):
-            raise ValueError("an abstain case lists no facts or sources")
+        if self.abstain and (self.facts or self.sources or self.pages):
+            raise ValueError("an abstain case lists no facts, sources or pages")
+        if self.pages and not self.sources:
+            raise ValueError("pages are pages of the expected sources: list the sources too")
         return self
 
 
@@ -140,7 +147,7 @@ def _parse(raw: Any, file: Path, n: int) -> Case:
     name = f"{file}: case {raw['id']!r}"
     raw = dict(raw)
     if "turns" not in raw:
-        single = {k: raw.pop(k) for k in ("question", "facts", "sources", "abstain") if k in raw}
+        single = {k: raw.pop(k) for k in Expectation.model_fields if k in raw}
         raw["turns"] = [single]
     try:
         return Case.model_validate(raw)

@@ -13,6 +13,7 @@ import qa
 from qa.answerers import Turn, abstain_threshold, support_threshold
 from qa.evals.cases import Case
 from qa.evals.score import Record, TurnScore, score_turn
+from qa.ingest import UnreadableFile
 from qa.prompts import prompt_hashes
 from qa.schema import Answer
 
@@ -130,6 +131,13 @@ def run_cases(
     key_base = {k: meta[k] for k in ("answerer", "model", "embedder", "prompts", "corpus_hash")}
     key_base |= {"code": meta["code_hash"], "settings": meta["settings"], "rep": repetition}
     results = []
+
+    def source_text(source: str) -> str | None:
+        try:
+            return assistant.source_text(source)
+        except (KeyError, UnreadableFile, OSError):
+            return None
+
     for case in cases:
         history: list[Turn] = []
         scores = []
@@ -142,7 +150,7 @@ def run_cases(
                     cache.put(key, record)
             history.append(Turn(turn.question, _as_answer(turn.question, record)))
             if turn.scored:
-                scores.append(score_turn(turn, record, assistant.corpus))
+                scores.append(score_turn(turn, record, source_text))
         results.append(CaseResult(case.id, all(s.passed for s in scores), scores))
     return EvalRun(meta, results)
 

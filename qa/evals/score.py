@@ -3,8 +3,8 @@ quotes at their offsets, and retrieval hit@k / MRR (llama-index's retrieval metr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from qa.evals.cases import Expectation
@@ -33,6 +33,7 @@ class TurnScore:
     found: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     cited: list[str] = field(default_factory=list)
+    cited_pages: list[str] = field(default_factory=list)  # "file:page" of paged citations
     citation_precision: float | None = None
     citation_recall: float | None = None
     quotes_verbatim: bool = True
@@ -49,16 +50,22 @@ def has_phrase(text: str, phrase: str) -> bool:
     return fold(phrase) in fold(text)
 
 
-def score_turn(expect: Expectation, record: Record, corpus: Path) -> TurnScore:
-    """Score ``record`` against ``expect``; ``passed`` says whether the turn is right."""
+SourceText = Callable[[str], "str | None"]  # the indexed text of a source, None if unknown
+
+
+def score_turn(expect: Expectation, record: Record, source_text: SourceText) -> TurnScore:
+    """Score ``record`` against ``expect``; ``passed`` says whether the turn is right.
+    ``source_text`` gives the text each source was indexed as (quotes are checked in it)."""
     from llama_index.core.evaluation.retrieval.metrics import MRR, HitRate
 
     cited = list(dict.fromkeys(c["source"] for c in record.citations))
-    quotes_ok = all(_verbatim(c, corpus) for c in record.citations)
+    quotes_ok = all(_verbatim(c, source_text) for c in record.citations)
+    paged = [c for c in record.citations if c.get("page") is not None]
     score = TurnScore(
         question=expect.question,
         passed=False,
         cited=cited,
+        cited_pages=list(dict.fromkeys(f"{c['source']}:{c['page']}" for c in paged)),
         quotes_verbatim=quotes_ok,
         abstained=record.abstained,
         abstain_expected=expect.abstain,
@@ -85,6 +92,11 @@ def score_turn(expect: Expectation, record: Record, corpus: Path) -> TurnScore:
         score.citation_recall = len(right) / len(expected)
         if not right:
             score.problems.append("no expected source cited")
+        elif expect.pages and not any(
+            c["source"] in expected and c.get("page") in expect.pages for c in record.citations
+        ):
+            pages = ", ".join(map(str, expect.pages))
+            score.problems.append(f"no expected source cited on page {pages}")
         retrieved = list(dict.fromkeys(record.retrieved))
         score.hit_at_k = (
             HitRate().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
@@ -94,10 +106,6 @@ def score_turn(expect: Expectation, record: Record, corpus: Path) -> TurnScore:
     return score
 
 
-def _verbatim(citation: dict[str, Any], corpus: Path) -> bool:
-    path = corpus / citation["source"]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return text[citation["start"] : citation["end"]] == citation["quote"]
+def _verbatim(citation: dict[str, Any], source_text: SourceText) -> bool:
+    text = source_text(citation["source"])
+    return text is not None and text[citation["start"] : citation["end"]] == citation["quote"]

@@ -52,6 +52,9 @@ class Reader(Protocol):
 
     name: str
     extensions: frozenset[str]  # lower-case, with the dot
+    # Changed whenever the reader reads the same bytes differently: its files are then read
+    # and indexed again. Plain text's is "" (it read the same before readers had versions).
+    version: str
 
     def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
         """The text and the page start offsets (``()`` when unpaged)."""

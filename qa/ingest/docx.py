@@ -24,6 +24,7 @@ class DocxReader:
 
     name = "docx"
     extensions = frozenset({".docx"})
+    version = "docx-1"
 
     def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
         """The document's text."""
@@ -86,13 +87,26 @@ def _lines(document: Any) -> list[str]:
 
 
 def _table_rows(table: Any) -> list[str]:
-    """One line per row; a cell merged across columns is given once."""
-    rows = []
-    for row in table.rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(p.text for p in cell.paragraphs).strip()
-            if not cells or text != cells[-1]:
-                cells.append(text)
-        rows.append(" | ".join(cells))
-    return rows
+    """The header row, then one line per row with each cell after its column's header
+    (``Fare: Return | Adult: 7 shillings``), so a row quoted alone still says what it holds;
+    a cell merged across columns is given once."""
+    rows = [_cells(row) for row in table.rows]
+    if len(rows) < 2 or len(set(rows[0])) != len(rows[0]) or not all(rows[0]):
+        return [" | ".join(cells) for cells in rows]
+    header = rows[0]
+    out = [" | ".join(header)]
+    for cells in rows[1:]:
+        if len(cells) == len(header):
+            out.append(" | ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=True)))
+        else:
+            out.append(" | ".join(cells))
+    return out
+
+
+def _cells(row: Any) -> list[str]:
+    cells: list[str] = []
+    for cell in row.cells:
+        text = " ".join(p.text for p in cell.paragraphs).strip()
+        if not cells or text != cells[-1]:
+            cells.append(text)
+    return cells

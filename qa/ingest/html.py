@@ -26,6 +26,7 @@ class HtmlReader:
 
     name = "html"
     extensions = frozenset({".html", ".htm", ".xhtml"})
+    version = "html-1"
 
     def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
         """The page's title and main text."""

@@ -32,6 +32,7 @@ class PdfReader:
 
     name = "pdf"
     extensions = frozenset({".pdf"})
+    version = "pdf-1"
 
     def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
         """The text and where each page starts; ``progress(done, total)`` after each page."""

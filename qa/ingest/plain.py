@@ -22,6 +22,7 @@ class PlainTextReader:
 
     name = "text"
     extensions = frozenset({".txt", ".md", ".markdown", ".text"})
+    version = ""
 
     def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
         """The decoded text; unpaged."""
