@@ -5,15 +5,18 @@
 Extractors: ``trafilatura`` (``extract`` with qa's arguments), ``bs4_all`` (BeautifulSoup's
 ``get_text("\\n")`` of the whole page, the baseline), ``bs4_stripped`` (the same with script,
 style, noscript, template, nav, header, footer, aside and form removed: qa's fallback) and
-``qa`` (``qa.ingest.html.HtmlReader().read``: trafilatura, else the fallback, plus the title).
+``qa`` (``qa.ingest.html.HtmlReader().read``: trafilatura, else the fallback, plus the title);
+``trafilatura_img``: trafilatura with ``include_images=True`` (which keeps ``<figure>``s).
 
 1. Generated pages (``tests.documents.museum_html`` and variants built here: a 200-link menu,
-   a sidebar of related headlines, a comment section, a page of bare ``<div>``s, a short page),
-   where every article sentence and boilerplate string is known: article recall (share of the
-   sentences found verbatim, whitespace collapsed) and boilerplate kept (share of the strings).
+   related headlines, comment sections, an inline ad, ``<figure>``s, bare ``<div>``s, a short
+   page), where every article sentence and boilerplate string is known: article recall (share
+   of the sentences found verbatim, whitespace collapsed) and boilerplate kept (share of the
+   boilerplate strings found).
 2. Real pages, if present: mdBook and rustdoc pages of the local Rust docs. No ground truth:
    output length, the share of output lines equal to a link of ``nav``/``.sidebar`` and to any
-   line outside ``<main>`` (chrome), and the share of ``<main>``'s paragraphs found.
+   line outside ``<main>`` (chrome), and the shares of ``<main>``'s paragraphs and ``<pre>``
+   code blocks found (whitespace ignored).
 3. Speed: one run of each on a generated page of ``--mb`` MB (default 5), in ms per MB.
 
 ``--smoke``: 2 real pages and a tiny page for the timing.
@@ -79,6 +82,8 @@ COOKIE = '<div class="cookie">We use cookies to improve your experience. Accept 
 FOOTER = "<footer><p>Copyright 2026 Varrow Gazette. All rights reserved.</p></footer>"
 HEAD = "Dredger to clear the eastern channel"
 AD = '<div class="ad">Advertisement</div><p class="more">Read more: <a href="/r">{}</a></p>'
+FIGURES = ["let depth_m = 2.5; // silt to lift at the pier", "Listing 1: the depth to reach"]
+FIGURES += ["The dredger Gannet in Orle harbour in 1931"]  # code, its caption, a photo caption
 
 
 def generated_pages() -> dict[str, Page]:
@@ -102,6 +107,9 @@ def generated_pages() -> dict[str, Page]:
     )
     paras = [f"<p>{s}</p>" for s in ARTICLE]
     inline_ad = "".join(paras[:4]) + AD.format(HEADLINES[0]) + "".join(paras[4:])
+    photo = f'<figure><img src="/g.png" alt="Gannet"><figcaption>{FIGURES[2]}</figcaption></figure>'
+    listing = f"<pre><code>{FIGURES[0]}</code></pre><figcaption>{FIGURES[1]}</figcaption>"
+    figures = "".join(paras[:4]) + photo + "".join(paras[4:]) + f"<figure>{listing}</figure>"
     short = f"<header><nav>{_ul(d.BOILERPLATE, 'n')}</nav></header>{_article(ARTICLE[:2])}"
     section = '<section class="{}"><h2>8 comments</h2>{}</section>'
     talk = [*COMMENTS, "8 comments", *BOILER[1:]]
@@ -118,6 +126,11 @@ def generated_pages() -> dict[str, Page]:
             f"<main><article><h1>{HEAD}</h1>{inline_ad}</article></main>{FOOTER}",
             art,
             ["Advertisement", HEADLINES[0], *BOILER[1:]],
+        ),
+        "figures": (
+            f"<main><article><h1>{HEAD}</h1>{figures}</article></main>",
+            art + FIGURES,
+            BOILER,
         ),
         "div_soup": (divs, art, [*TOPICS, *PROMO, *BOILER]),
         "short": (short + FOOTER, [HEAD, *ARTICLE[:2]], [*d.BOILERPLATE, *BOILER[1:]]),
@@ -137,7 +150,7 @@ def big_page(megabytes: float) -> tuple[str, list[str]]:
     return _doc(nav + body + FOOTER), paras
 
 
-def trafilatura_text(markup: str) -> str:
+def trafilatura_text(markup: str, images: bool = False) -> str:
     """trafilatura.extract with qa's arguments."""
     import trafilatura
 
@@ -146,13 +159,18 @@ def trafilatura_text(markup: str) -> str:
         output_format="txt",
         include_comments=False,
         include_tables=True,
-        include_images=False,
+        include_images=images,
         include_links=False,
         favor_recall=True,
         deduplicate=False,
         with_metadata=False,
     )
     return text or ""
+
+
+def trafilatura_images(markup: str) -> str:
+    """The same with include_images=True (it keeps <figure>s: code listings, as ![alt](src))."""
+    return trafilatura_text(markup, images=True)
 
 
 def bs4_all(markup: str) -> str:
@@ -182,6 +200,7 @@ def qa_reader(markup: str) -> str:
 
 EXTRACTORS: dict[str, Callable[[str], str]] = {
     "trafilatura": trafilatura_text,
+    "trafilatura_img": trafilatura_images,
     "bs4_all": bs4_all,
     "bs4_stripped": bs4_stripped,
     "qa": qa_reader,
@@ -248,23 +267,24 @@ def score_real(path: Path) -> dict[str, Any]:
         tag.decompose()
     main = soup.main  # every page picked has one
     main_lines = set(_lines(main.get_text("\n")))
-    paras = [p for p in (_flat(p.get_text()) for p in main.find_all("p")) if len(p) >= 40]
+    paras = [p for p in (_bare(p.get_text()) for p in main.find_all("p")) if len(p) >= 35]
+    code = [_bare(pre.get_text()) for pre in main.find_all("pre")]
     links = {_flat(a.get_text()) for el in soup.select("nav, .sidebar") for a in el.find_all("a")}
     links -= main_lines | {""}
     main.decompose()
     chrome = set(_lines((soup.body or soup).get_text("\n"))) - main_lines
     out: dict[str, Any] = {"bytes": len(markup.encode()), "sidebar_links": len(links)}
-    out |= {"main_paragraphs": len(paras), "results": {}}
+    out |= {"main_paragraphs": len(paras), "main_pre_blocks": len(code), "results": {}}
     for name, extract in EXTRACTORS.items():
         text = extract(markup)
-        lines, flat, bare = _lines(text), _flat(text), _bare(text)
+        lines, bare = _lines(text), _bare(text)
         out["results"][name] = {
-            "chars": len(flat),
+            "chars": len(_flat(text)),
             "lines": len(lines),
             "sidebar_share": sum(line in links for line in lines) / max(len(lines), 1),
             "chrome_share": sum(line in chrome for line in lines) / max(len(lines), 1),
-            "main_recall": _share([_bare(p) in bare for p in paras]),
-            "main_recall_strict": _share([p in flat for p in paras]),
+            "main_recall": _share([p in bare for p in paras]),
+            "pre_recall": _share([c in bare for c in code]),
         }
     return out
 
@@ -283,6 +303,9 @@ def timing(markup: str, paras: list[str]) -> dict[str, Any]:
             "paragraphs_kept": sum(p in lines for p in paras) / len(paras),
         }
     return out
+
+
+SHARES = ("sidebar_share", "chrome_share", "main_recall", "pre_recall")
 
 
 def _pct(value: float | None) -> str:
@@ -309,24 +332,23 @@ def main() -> None:
         f"kept {len(r['kept'])} boilerplate strings {r['kept'][:2]}"
         for page, g in generated.items()
         for n, r in g["results"].items()
-        if n in ("trafilatura", "qa") and (r["missing"] or r["kept"])
+        if n in ("trafilatura", "trafilatura_img", "qa") and (r["missing"] or r["kept"])
     ]
     pages = real_pages(args.smoke)
     real: dict[str, Any] = {"folder": RUST_DOCS, "pages": {}}
     if pages:
         real["pages"] = {str(p.relative_to(pages[0].parents[1])): score_real(p) for p in pages}
         text += "\n\n## Real pages: output chars / lines equal to a sidebar link / lines outside "
-        text += "<main> / <main> paragraphs found\n\n"
+        text += "<main> / <main> paragraphs found / <main> code blocks found\n\n"
         rows = [
-            [p, r["sidebar_links"]]
+            [p, r["sidebar_links"], r["main_paragraphs"], r["main_pre_blocks"]]
             + [
-                f"{x['chars']} / "
-                + " / ".join(_pct(x[k]) for k in ("sidebar_share", "chrome_share", "main_recall"))
+                f"{x['chars']} / " + " / ".join(_pct(x[k]) for k in SHARES)
                 for x in r["results"].values()
             ]
             for p, r in real["pages"].items()
         ]
-        text += table(["page", "sidebar links", *EXTRACTORS], rows)
+        text += table(["page", "sidebar links", "<p>", "<pre>", *EXTRACTORS], rows)
     else:
         real["note"] = f"no Rust docs under {RUST_DOCS}: real pages skipped"
         text += f"\n\n{real['note']}"
@@ -342,7 +364,9 @@ def main() -> None:
     ]
     text += table(["extractor", "ms per MB", "ratio to bs4_all", "paragraphs kept", "chars"], rows)
     if findings:
-        text += "\n\nFindings (trafilatura, qa):\n" + "\n".join(f"- {f}" for f in findings)
+        text += "\n\nFindings (trafilatura, trafilatura_img, qa):\n" + "\n".join(
+            f"- {f}" for f in findings
+        )
     extractors = {n: f.__doc__ or n for n, f in EXTRACTORS.items()}
     result = {"smoke": args.smoke, "extractors": extractors, "baseline": "bs4_all"}
     result |= {"generated": generated, "real_pages": real, "timing": speed, "ratios": ratios}

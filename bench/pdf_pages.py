@@ -72,7 +72,10 @@ def raw_pages(data: bytes) -> list[str]:
 
 def _status_mb() -> dict[str, float]:
     """This process's VmRSS and VmHWM (its own peak since exec or the last reset), in MiB."""
-    status = Path("/proc/self/status").read_text()
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: the peak so far stands in for both
+        return {"VmRSS": peak_rss_mb(), "VmHWM": peak_rss_mb()}
     return {k: int(v) / 1024 for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)}
 
 

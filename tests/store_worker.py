@@ -114,7 +114,23 @@ def stored(a: Assistant) -> dict[str, Any]:
     by_source: dict[str, list[str]] = {}
     for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
         by_source.setdefault(str(meta["source"]), []).append(cid)
-    return {"ids": list(got["ids"]), "by_source": by_source, "count": a.store.count()}
+    return {
+        "ids": list(got["ids"]),
+        "by_source": by_source,
+        "count": a.store.count(),
+        "texts_unmatched": texts_unmatched(a),
+    }
+
+
+def texts_unmatched(a: Assistant) -> list[str]:
+    """Chunks whose kept text (what their file was read as) is missing or does not hold them
+    at their offsets: the texts are written before the chunks, so there must be none."""
+    bad = []
+    for chunk in a.store.chunks():
+        doc = a.store.document(chunk.source, chunk.file_hash)
+        if doc is None or doc.text[chunk.start : chunk.end] != chunk.text:
+            bad.append(f"{chunk.source}:{chunk.start}")
+    return bad
 
 
 def ask(a: Assistant, question: str) -> list[str]:

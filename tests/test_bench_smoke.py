@@ -21,6 +21,8 @@ EXPECTED: dict[str, set[str]] = {
     "llm": COMMON | {"server_delay_s", "questions", "phases", "retrieve_alone"},
     "request_size": COMMON | {"posts", "mb", "runs", "ratios", "targets"},
     "shared_store": COMMON | {"seconds", "rate", "figures"},
+    "pdf_pages": COMMON | {"pages", "repetitions", "variants", "ratios"},
+    "html_extract": COMMON | {"generated", "real_pages", "timing", "ratios"},
 }
 SECONDS: dict[str, set[str]] = {
     "resync": {

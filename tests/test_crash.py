@@ -24,6 +24,7 @@ from qa.embed import HashingEmbedder
 from qa.ingest import Chunker, read_document, scan_corpus
 from qa.store import ChunkStore
 from qa.sync import sync_corpus
+from tests import documents as docs
 from tests import store_worker as worker
 from tests.conftest import MakeStore
 
@@ -53,7 +54,8 @@ def by_source(listing: dict[str, list[str]]) -> dict[str, set[str]]:
 
 
 def mutate(corpus: Path, rng: random.Random, run: int) -> None:
-    """Edit a third of the files, delete two, add three, rename one."""
+    """Edit a third of the files, delete two, add three, rename one; replace the PDF."""
+    (corpus / "report.pdf").write_bytes(docs.pages_pdf(2 + run % 3, lines=4 + run))
     present = sorted(p for p in corpus.iterdir() if p.suffix == ".txt")
     for path in rng.sample(present, len(present) // 3):
         with path.open("a", encoding="utf-8") as f:
@@ -80,6 +82,8 @@ def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     corpus, store = tmp_path / "corpus", tmp_path / "store"
     worker.write_corpus(corpus, files=FILES, sentences=30)
+    docs.write_mixed(corpus)  # a PDF, a DOCX and an HTML page too
+    (corpus / "report.pdf").write_bytes(docs.pages_pdf(3))
     worker.run("sync", corpus, store)
     old = new = expected(corpus)
     kills, runs, delay = 0, 0, 0.0
@@ -99,12 +103,14 @@ def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
             assert not half, f"run {runs} (kill at {delay:.2f} s): half-replaced files {half}"
             seen_states.update(st for s, st in states.items() if old.get(s) != new.get(s))
             assert len(got["before"]["ids"]) == len(set(got["before"]["ids"])), "duplicate ids"
+            assert not got["before"]["texts_unmatched"], got["before"]["texts_unmatched"]
             assert got["passages"], "a query on the reopened store found nothing"
             old = new
         # The sync reaches exactly the chunks of the files on disk.
         after = got["after"]
         assert len(after["ids"]) == len(set(after["ids"])) == after["count"]
         assert by_source(after["by_source"]) == old
+        assert not after["texts_unmatched"]
         if kills >= KILLS:
             child.send("stop")
             assert child.finish(60) == 0, child.stderr[-3000:]
