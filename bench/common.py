@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -56,8 +57,30 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
+    """Peak resident set size of this process so far, in MiB.
+
+    In a child process this starts at the parent's peak (the fork's copy survives the exec):
+    measure a child with ``own_memory_mb()["VmHWM"]`` instead."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def own_memory_mb() -> dict[str, float]:
+    """This process's own ``VmRSS`` and ``VmHWM`` (peak since exec or ``reset_peak()``), MiB."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: the peak so far stands in for both
+        return {"VmRSS": peak_rss_mb(), "VmHWM": peak_rss_mb()}
+    found = re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)
+    return {k: int(v) / 1024 for k, v in found}
+
+
+def reset_peak() -> bool:
+    """Reset ``VmHWM`` to the current RSS (Linux: ``5`` to ``/proc/self/clear_refs``)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def machine() -> dict[str, Any]:

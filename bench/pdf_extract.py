@@ -172,13 +172,15 @@ def score(pages: list[str], expected: list[str]) -> dict[str, Any]:
 
 
 def measure(library: str, path: Path) -> dict[str, Any]:
-    """Extract in a fresh process: seconds and peak RSS of the extraction alone."""
+    """Extract in a fresh process: seconds, and its own peak RSS (``VmHWM``: a child's
+    ``ru_maxrss`` starts at its parent's peak)."""
     code = (
-        "import sys, time, json, resource; sys.path.insert(0, sys.argv[3]);"
+        "import sys, time, json; sys.path.insert(0, sys.argv[3]);"
+        "from common import own_memory_mb;"
         "from pdf_extract import extract; t = time.perf_counter();"
         "pages = extract(sys.argv[1], __import__('pathlib').Path(sys.argv[2]));"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'pages': len(pages),"
-        "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+        "'peak_rss_mb': own_memory_mb()['VmHWM']}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, library, str(path), str(Path(__file__).parent)],

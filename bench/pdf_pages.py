@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import CACHE, RESULTS, ROOT, peak_rss_mb, report, table
+from common import CACHE, RESULTS, ROOT, own_memory_mb, peak_rss_mb, report, reset_peak, table
 
 VARIANTS = ("raw", "read_document", "PdfReader", "imports")
 QA_VARIANTS = ("read_document", "PdfReader")
@@ -70,24 +69,6 @@ def raw_pages(data: bytes) -> list[str]:
         pdf.close()
 
 
-def _status_mb() -> dict[str, float]:
-    """This process's VmRSS and VmHWM (its own peak since exec or the last reset), in MiB."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:  # not Linux: the peak so far stands in for both
-        return {"VmRSS": peak_rss_mb(), "VmHWM": peak_rss_mb()}
-    return {k: int(v) / 1024 for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)}
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux: ``5`` to ``/proc/self/clear_refs``)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def worker(variant: str, path: Path) -> dict[str, Any]:
     """One variant in this (fresh) process: seconds, pages, characters and memory.
 
@@ -100,8 +81,8 @@ def worker(variant: str, path: Path) -> dict[str, Any]:
     from qa.ingest.pdf import PdfReader
 
     gc.collect()
-    imported = _status_mb()
-    reset = _reset_peak()
+    imported = own_memory_mb()
+    reset = reset_peak()
     started = time.perf_counter()
     if variant == "raw":
         texts = raw_pages(path.read_bytes())
@@ -115,7 +96,7 @@ def worker(variant: str, path: Path) -> dict[str, Any]:
     else:
         pages, chars = 0, 0
     seconds = time.perf_counter() - started
-    after = _status_mb()
+    after = own_memory_mb()
     return {
         "seconds": seconds,
         "pages": pages,

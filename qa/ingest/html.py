@@ -18,6 +18,43 @@ from qa.ingest.document import Progress, UnreadableFile, readers
 MAX_HTML_BYTES = 8 * 1024 * 1024
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _DROPPED = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]
+# Elements the fallback also drops by their class or id.
+_FURNITURE = re.compile(
+    r"cookie|consent|banner|comment|repl(y|ies)|newsletter|subscribe|share|promo|advert|sidebar",
+    re.IGNORECASE,
+)
+# Elements that start a new line; inline ones (a, em, span, ...) run on.
+_BLOCKS = [
+    "address",
+    "article",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+]
+_IMAGE_LINE = re.compile(r"^!\[[^\]]*\]\([^)]*\)$", re.MULTILINE)
 
 
 @readers.register("html")
@@ -63,23 +100,33 @@ def _main_text(markup: str) -> str:
         output_format="txt",
         include_comments=False,
         include_tables=True,
-        include_images=False,
+        include_images=True,  # else a <figure> is dropped whole, code listings included
         include_links=False,
         favor_recall=True,
         deduplicate=False,
         with_metadata=False,
     )
-    return (text or "").strip()
+    return _IMAGE_LINE.sub("", text or "").strip()
 
 
 def _all_text(markup: str) -> str:
+    """The body's text without scripts, navigation and page furniture, a line per block."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(markup, "lxml")
     for tag in soup(_DROPPED):
         tag.decompose()
+    for tag in soup.find_all(True):
+        if tag.attrs is None:  # inside an element already dropped
+            continue
+        names = f"{tag.get('class') or ''} {tag.get('id') or ''}"
+        if names.strip() and _FURNITURE.search(names):
+            tag.decompose()
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
     root = soup.body or soup
-    lines = (line.strip() for line in root.get_text("\n").splitlines())
+    lines = (" ".join(line.split()) for line in root.get_text("").splitlines())
     return "\n".join(line for line in lines if line)
 
 
