@@ -72,6 +72,7 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self.last_sync: SyncReport | None = None
         self._documents: dict[tuple[str, str], Document] = {}  # (source, file_hash) → read
+        self._documents_lock = threading.Lock()
 
     def _open_store(self, *, fresh: bool) -> ChunkStore:
         """This corpus's collection; ``fresh``: on a new Chroma system (another process
@@ -211,14 +212,18 @@ class Assistant:
         if state is None:
             raise KeyError(f"{source!r} is not indexed")
         key = (source, state.file_hash)
-        doc = self._documents.get(key) or self.store.document(source, state.file_hash)
+        with self._documents_lock:
+            doc = self._documents.get(key)
+        if doc is None:
+            doc = self.store.document(source, state.file_hash)
         if doc is None:  # indexed before texts were kept, or on another machine: read it again
             doc = read_document(self.corpus / source)
             if doc.file_hash != state.file_hash:
                 raise UnreadableFile(f"{source} changed after it was indexed; index it again")
-        if len(self._documents) >= DOCUMENTS_KEPT:
-            self._documents.pop(next(iter(self._documents)))
-        self._documents[key] = doc
+        with self._documents_lock:
+            self._documents[key] = doc
+            while len(self._documents) > DOCUMENTS_KEPT:
+                self._documents.pop(next(iter(self._documents)))
         return doc
 
     def source_text(self, source: str) -> str:

@@ -15,8 +15,8 @@ from qa.assistant import Assistant
 from qa.embed import Embedder
 from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
 from qa.ingest.docx import DocxReader
-from qa.ingest.pdf import PdfReader
-from qa.sync import sync_corpus
+from qa.ingest.pdf import MAX_RENDER_PIXELS, PdfReader, render_page
+from qa.sync import PAGE_BAR_FROM, sync_corpus
 from tests import documents as docs
 from tests.conftest import MakeStore
 from tests.helpers import run_qa
@@ -101,6 +101,34 @@ def test_pdf_offsets_are_pdfium_characters_and_pages_report_progress(tmp_path: P
             assert len(doc.text[start:end].rstrip("\n ")) <= count <= end - start
     finally:
         pdf.close()
+
+
+def test_a_long_pdf_shows_a_page_bar_while_a_sync_reads_it(
+    tmp_path: Path,
+    hashing_embedder: Embedder,
+    make_store: MakeStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "long.pdf").write_bytes(docs.pages_pdf(PAGE_BAR_FROM, lines=2))
+    (corpus / "short.pdf").write_bytes(docs.pages_pdf(PAGE_BAR_FROM - 1, lines=2))
+    store = make_store(corpus, hashing_embedder)
+    sync_corpus(corpus, store, hashing_embedder, Chunker(256, 32), progress=True)
+    err = capsys.readouterr().err
+    assert "reading long.pdf:" in err and f"/{PAGE_BAR_FROM} [" in err  # a bar over its pages
+    assert "reading short.pdf" not in err
+
+
+def test_a_poster_size_page_is_rendered_within_bounds() -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(5000, 5000))  # 5 m square
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=400)
+    pdf.cell(0, 200, "Harbour map")
+    image = render_page(bytes(pdf.output()), 1, [(0, 7)])
+    assert max(image.size) <= MAX_RENDER_PIXELS
 
 
 HOSTILE = {

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _BREAK = re.compile(r"\r\n|\n|\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 WRAPPED = 0.7  # a line at least this share of the page's long lines is wrapped, not ended
+MAX_RENDER_PIXELS = 2400  # the longer side of a rendered page, at most
 
 
 @readers.register("pdf")
@@ -129,8 +130,9 @@ def render_page(data: bytes, page: int, spans: list[tuple[int, int]], scale: flo
     with open_pdf(data) as pdf:
         pg = pdf[page - 1]
         try:
+            width, height = pg.get_size()
+            scale = min(scale, MAX_RENDER_PIXELS / max(width, height, 1.0))  # a poster-size page
             image = pg.render(scale=scale).to_pil().convert("RGB")
-            height = pg.get_height()
             boxes = _boxes(pg, spans)
         finally:
             pg.close()

@@ -5,7 +5,7 @@
 
 Named API endpoints, for ``gradio_client.Client(url).predict(..., api_name=...)``:
 
-- ``/ask`` (question) → ``{"text", "citations": [{"source","quote","start","end","score"}],
+- ``/ask`` (question) → ``{"text", "citations": [{"source","quote","start","end","page",...}],
   "abstained", ...}``: a stand-alone answer (``Answer.to_dict``).
 - ``/chat`` (question) → the same dict, answered within the client's session, so follow-ups
   are resolved through its history; streams ``{"partial": true, "text": ...}`` first.
