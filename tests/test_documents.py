@@ -32,6 +32,15 @@ MIXED_QUESTIONS = [
 ]
 
 
+def assert_quotes_in_source(citations: list[dict[str, object]], folder: Path) -> None:
+    """Every quote is at its offsets in the text its file is read as, on its page."""
+    for c in citations:
+        doc = read_document(folder / str(c["source"]))
+        start, end = int(str(c["start"])), int(str(c["end"]))
+        assert doc.text[start:end] == c["quote"]
+        assert doc.page_at(start) == c["page"]
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mixed") / "docs"
@@ -281,6 +290,10 @@ def test_the_cli_indexes_and_answers_with_file_and_page(mixed: Path, tmp_path: P
     cited = json.loads(asked.stdout)["citations"][0]
     assert (cited["source"], cited["page"], cited["page_end"]) == ("guild-report.pdf", 1, 2)
     assert "(chars" not in asked.stdout
+    for question, source, page, _ in MIXED_QUESTIONS:
+        answer = json.loads(run_qa(["ask", "--json", question], tmp_path, QA_EMBEDDER="e5").stdout)
+        assert (answer["citations"][0]["source"], answer["citations"][0]["page"]) == (source, page)
+        assert_quotes_in_source(answer["citations"], mixed)
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +314,7 @@ def test_the_ui_api_answers_with_pages_and_takes_new_formats(server: Server) -> 
             source,
             page,
         )
+        assert_quotes_in_source(result["citations"], server.corpus)
     upload = server.corpus.parent / "uploads"
     upload.mkdir()
     (upload / "tides.pdf").write_bytes(docs.pages_pdf(2, lines=3))

@@ -48,6 +48,13 @@ def test_view_in_document_highlights_the_quote_on_the_rendered_pdf_page(page: Pa
     assert "highlighted" in (image.get_attribute("alt") or "")
     image.scroll_into_view_if_needed()
     shot(page, "view-in-document-pdf.png")
+    fitted = image.bounding_box()
+    image.click()  # full size, and back
+    expect(image).to_have_class("qa-page qa-zoom")
+    zoomed = image.bounding_box()
+    assert fitted and zoomed and zoomed["width"] > fitted["width"] * 1.5
+    image.click()
+    expect(image).to_have_class("qa-page")
     if os.environ.get("UI_SCREENSHOTS"):
         image.screenshot(path=str(Path(os.environ["UI_SCREENSHOTS"]) / "view-in-document.png"))
 

@@ -96,7 +96,11 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 }
 #qa-viewer .qa-view { margin: 0; }
 #qa-viewer .qa-view-head { font-weight: 600; margin: 6px 0; }
-#qa-viewer .qa-page { max-width: 100%; border: 1px solid var(--border-color-primary); }
+#qa-viewer .qa-view { overflow: auto; max-height: 900px; }
+#qa-viewer .qa-page {
+  max-width: 100%; border: 1px solid var(--border-color-primary); cursor: zoom-in;
+}
+#qa-viewer .qa-page.qa-zoom { max-width: none; cursor: zoom-out; }
 #qa-viewer .qa-doc-text {
   white-space: pre-wrap; max-height: 480px; overflow-y: auto; padding: 8px;
   border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.92em;
@@ -127,6 +131,12 @@ JS = r"""
     if (n) target.classList.add("qa-active");
     target.scrollIntoView({ block: "nearest", behavior: "smooth" });
   }
+  // A rendered page fits the panel; a click shows it at full size (and back).
+  document.addEventListener("click", (event) => {
+    const el = event.target instanceof Element ? event.target : null;
+    const img = el ? el.closest("#qa-viewer img.qa-page") : null;
+    if (img) img.classList.toggle("qa-zoom");
+  });
   // "View in document": hand "<turn>:<n>" to the server through the hidden box and button.
   document.addEventListener("click", (event) => {
     const btn = event.target instanceof Element ? event.target.closest("button.qa-view-btn") : null;

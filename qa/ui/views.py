@@ -82,7 +82,8 @@ class DocumentViews:
         alt = f"Page {citation.page} of {citation.source}, the quoted passage highlighted"
         return (
             f'<figure class="qa-view">{_head(citation)}'
-            f'<img class="qa-page" alt="{esc(alt)}" src="data:image/png;base64,{png}"></figure>'
+            f'<img class="qa-page" alt="{esc(alt)}" title="Click to zoom" '
+            f'src="data:image/png;base64,{png}"></figure>'
         )
 
 
