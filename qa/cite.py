@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qa.evidence import Evidence
+from qa.evidence import Evidence, Span
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.text import fold, sentence_spans
@@ -87,12 +87,16 @@ def verify(
     support_threshold: float,
     answerer: str,
     withhold: Callable[[str], bool] | None = None,
+    repair_threshold: float | None = None,
 ) -> Answer:
     """Turn generated text into an ``Answer`` whose citations are all checked.
 
     Citations are renumbered in order of first use, so ``[n]`` in the returned text is
     ``citations[n-1]``. Sentences for which ``withhold`` is true (e.g. leaked instructions)
     are left out entirely; when nothing is left the answer is the "not in the documents" one.
+    With ``repair_threshold``, a sentence with no valid marker is given the retrieved
+    sentence that supports it best as an *inferred* citation (``Citation.inferred``) when that
+    support reaches the threshold; otherwise it stays flagged.
     """
     parsed_sentences = parse_markers(answer_text)
     if withhold is not None and parsed_sentences:
@@ -105,25 +109,36 @@ def verify(
     citations: list[Citation] = []
     index: dict[tuple[str, int, int], int] = {}
     sentences: list[AnswerSentence] = []
+
+    def cite(span: Span, support: float, inferred: bool = False) -> int:
+        key = (span.chunk.source, span.start, span.end)
+        if key not in index:
+            c = Citation.of(span.chunk, span.text, span.start, span.end, support)
+            citations.append(replace(c, inferred=inferred))
+            index[key] = len(citations)
+        return index[key]
+
     for parsed in parsed_sentences:
         valid = [n for n in dict.fromkeys(parsed.numbers) if 1 <= n <= len(passages)]
         numbers: list[int] = []
         best_support = 0.0
         flag = None
         for n in valid:
-            chunk = passages[n - 1].chunk
-            support, span = evidence.best_support(parsed.text, chunk)
+            support, span = evidence.best_support(parsed.text, passages[n - 1].chunk)
             if span is None:
                 continue
             best_support = max(best_support, support)
-            key = (chunk.source, span.start, span.end)
-            if key not in index:
-                citations.append(Citation.of(chunk, span.text, span.start, span.end, support))
-                index[key] = len(citations)
-            numbers.append(index[key])
+            numbers.append(cite(span, support))
+        cited = [passages[n - 1].chunk.text for n in valid]
+        if not valid and repair_threshold is not None:
+            support, span = _best_sentence(parsed.text, passages, evidence)
+            if span is not None and support >= repair_threshold:
+                best_support = support
+                numbers.append(cite(span, support, inferred=True))
+                cited = [span.chunk.text]
         quotes = quoted_phrases(parsed.text)
-        cited_text = " ".join(passages[n - 1].chunk.text for n in valid)
-        if not valid:
+        cited_text = " ".join(cited)
+        if not numbers:
             flag = "no valid citation" if parsed.numbers else "no citation"
         elif any(_normalise(q) not in _normalise(cited_text) for q in quotes):
             flag = "quoted words not found in the cited source"
@@ -141,6 +156,40 @@ def verify(
         passages=list(passages),
         answerer=answerer,
     )
+
+
+def keep_supported(answer: Answer) -> Answer:
+    """Strict grounding: ``answer`` with its flagged sentences moved out of the text into
+    ``Answer.unsupported`` and the citations only they used dropped (the rest renumbered).
+    An answer with no supported sentence left is abstained."""
+    flagged = [s for s in answer.sentences if s.flag]
+    if not flagged:
+        return answer
+    kept = [s for s in answer.sentences if not s.flag]
+    used = list(dict.fromkeys(n for s in kept for n in s.citations))
+    renumber = {old: new for new, old in enumerate(used, start=1)}
+    sentences = [replace(s, citations=[renumber[n] for n in s.citations]) for s in kept]
+    citations = [answer.citations[n - 1] for n in used]
+    return replace(
+        answer,
+        text=compose(sentences) if sentences else NOT_IN_DOCUMENTS,
+        citations=citations,
+        sentences=sentences,
+        abstained=not citations,
+        unsupported=[*answer.unsupported, *(s.text for s in flagged)],
+    )
+
+
+def _best_sentence(
+    claim: str, passages: Sequence[Passage], evidence: Evidence
+) -> tuple[float, Span | None]:
+    """The retrieved sentence that supports ``claim`` best, and its support."""
+    spans = evidence.spans(passages)
+    if not spans:
+        return 0.0, None
+    scores = evidence.score(claim, spans)
+    best = int(scores.argmax())
+    return float(scores[best]), spans[best]
 
 
 def numbers_missing(claim: str, source: str) -> list[str]:
