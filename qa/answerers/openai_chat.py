@@ -105,6 +105,7 @@ class OpenAIAnswerer:
         try:
             if budget.failure is not None and budget.failure.fatal:
                 raise budget.failure  # the condense call already hit it: skip a doomed request
+            self.llm.check_model(budget)
             for delta in self.llm.stream(messages, budget):
                 if safe := shown.feed(delta):
                     yield safe
