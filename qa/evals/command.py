@@ -94,6 +94,8 @@ def format_table(result: EvalRun) -> str:
         f"abstention right {t['abstention_correct']}/{t['turns']} turns",
         f"citation precision {t['citation_precision']}, recall {t['citation_recall']}; "
         f"quotes verbatim: {t['quotes_verbatim']}; retrieval hit@k {t['hit_at_k']}, MRR {t['mrr']}",
+        f"sentences shown flagged {t['flagged_sentences_shown']}; kept out as unsupported "
+        f"{t['unsupported_sentences_kept_out']}",
         f"answerer {result.meta['answerer']}"
         + (f" ({result.meta['model']})" if result.meta["model"] else "")
         + f", embedder {result.meta['embedder']}",

@@ -57,6 +57,8 @@ class EvalRun:
             "abstention_correct": sum(t.abstained == t.abstain_expected for t in turns),
             "hit_at_k": mean([t.hit_at_k for t in answerable]),
             "mrr": mean([t.mrr for t in answerable]),
+            "flagged_sentences_shown": sum(t.flagged for t in turns),
+            "unsupported_sentences_kept_out": sum(t.unsupported for t in turns),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +112,8 @@ def describe(assistant: qa.Assistant) -> dict[str, Any]:
         "code_hash": code,
         "git_commit": _git_commit(),
         "settings": {
+            "citation_repair": s.citation_repair,
+            "strict_grounding": s.strict,
             "top_k": s.top_k,
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,
@@ -182,6 +186,8 @@ def _record(answer: Answer) -> Record:
         citations=[c.to_dict() for c in answer.citations],
         abstained=answer.abstained,
         retrieved=[p.chunk.source for p in answer.passages],
+        flagged=len(answer.flagged),
+        unsupported=len(answer.unsupported),
     )
 
 
