@@ -19,6 +19,8 @@ from qa.text import fold, sentence_spans
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _QUOTED = re.compile(r"\"([^\"]{12,})\"|“([^”]{12,})”|«\s*([^»]{12,}?)\s*»")
 _SPACES = re.compile(r"\s+")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_WORD = re.compile(r"[^\W\d_]{2,}|\d")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b[a-z]+\b")
 _NUMBER_WORDS = {  # "one"/"un" are left out: they are mostly articles
     "two": "2", "deux": "2", "three": "3", "trois": "3", "four": "4", "quatre": "4",
@@ -138,7 +140,9 @@ def verify(
                 cited = [span.chunk.text]
         quotes = quoted_phrases(parsed.text)
         cited_text = " ".join(cited)
-        if not numbers:
+        if not _WORD.search(_TAG.sub(" ", parsed.text)):
+            flag = "no words or numbers (markup or symbols only)"
+        elif not numbers:
             flag = "no valid citation" if parsed.numbers else "no citation"
         elif any(_normalise(q) not in _normalise(cited_text) for q in quotes):
             flag = "quoted words not found in the cited source"

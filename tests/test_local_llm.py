@@ -24,7 +24,7 @@ import pytest
 import qa
 from qa.answerers import local
 from qa.answerers.llm import LLMError
-from qa.answerers.openai_chat import STRICT_NOTICE
+from qa.answerers.openai_chat import STRICT_ABSTAINED_NOTICE, STRICT_NOTICE
 from tests.helpers import SEEDS, assistant, seeds_copy
 
 if importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"):
@@ -178,11 +178,13 @@ def test_llm_local_answers_through_its_own_server_with_no_network(tmp_path: Path
     assert out.returncode == 0, out.stderr
     assert "starting the local LLM server" in out.stderr
     answer = json.loads(out.stdout)
-    # The model answered: its answer, or (strict grounding, on with llm_local) its unsupported
-    # sentences listed and the extractive answer in their place, with the notice.
+    # The model answered: its answer, or (strict grounding, on with llm_local) the extractive
+    # answer in its place, with the notice saying why: its sentences were unsupported (listed)
+    # or it gave up.
     if answer["answerer"] != f"openai:{local.MODEL_ALIAS}":
-        assert answer["answerer"] == "extractive" and answer["notice"] == STRICT_NOTICE
-        assert answer["unsupported"]
+        assert answer["answerer"] == "extractive"
+        why = STRICT_NOTICE if answer["unsupported"] else STRICT_ABSTAINED_NOTICE
+        assert answer["notice"] == why
     assert answer["citations"] and not answer["flagged"]
     for c in answer["citations"]:
         text = (tmp_path / "seeds" / c["source"]).read_text(encoding="utf-8")

@@ -37,6 +37,10 @@ STRICT_NOTICE = (
     "No sentence of the LLM's answer was supported by the documents; this answer quotes them "
     "directly."
 )
+STRICT_ABSTAINED_NOTICE = (
+    "The LLM found no answer in the sources, but they hold a close match; this answer quotes "
+    "them directly."
+)
 WITHHELD_NOTICE = (
     "Part of the LLM's answer was withheld: it repeated the assistant's instructions, "
     "not the documents."
@@ -130,7 +134,10 @@ class OpenAIAnswerer:
             withhold=guard.withholds,
             repair_threshold=threshold if self.settings.citation_repair else None,
         )
-        if self.settings.strict and answer.flagged:
+        if self.settings.strict:
+            # Strict grounding: the documents decide. Unsupported sentences leave the text;
+            # when nothing is left, or the model gave up, the extractive answerer (which
+            # abstains on its own calibrated evidence threshold) answers instead.
             answer = keep_supported(answer)
             if answer.abstained and cut is None:
                 yield from self._strict_fallback(question, passages, history, answer)
@@ -163,13 +170,17 @@ class OpenAIAnswerer:
         ungrounded: Answer,
     ) -> Iterator[str | Answer]:
         """Strict grounding left nothing: the extractive answer, with the model's sentences
-        listed as unsupported and a notice saying so."""
+        listed as unsupported and a notice saying which case it was. When the extractive
+        answerer abstains too, the abstention stands with no notice."""
         if self._fallback is None:
             self._fallback = create_answerer("extractive", self.settings, self.evidence)
         for event in self._fallback.stream(question, passages, history):
             if isinstance(event, Answer):
                 event.unsupported = ungrounded.unsupported
-                event.notice = STRICT_NOTICE
+                if not event.abstained:
+                    event.notice = (
+                        STRICT_NOTICE if ungrounded.unsupported else (STRICT_ABSTAINED_NOTICE)
+                    )
             yield event
 
     def _keep_budget(self, history: Sequence[Turn], question: str, budget: Budget) -> None:

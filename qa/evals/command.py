@@ -131,4 +131,24 @@ def format_side_by_side(a: EvalRun, b: EvalRun, b_prompts: Path) -> str:
     lines.append(
         f"passed: A {a.totals['passed']}/{len(a.cases)}, B {b.totals['passed']}/{len(b.cases)}"
     )
+    lines += ["", f"{'total'.ljust(32)}  {'A':>8}  {'B':>8}"]
+    for label, key in _SIDE_BY_SIDE_TOTALS:
+        lines.append(f"{label.ljust(32)}  {_total(a, key):>8}  {_total(b, key):>8}")
     return "\n".join(lines)
+
+
+_SIDE_BY_SIDE_TOTALS = [
+    ("cases passed", "passed"),
+    ("facts found", "facts_found"),
+    ("abstention right (turns)", "abstention_correct"),
+    ("citation precision", "citation_precision"),
+    ("citation recall", "citation_recall"),
+    ("flagged sentences shown", "flagged_sentences_shown"),
+    ("unsupported sentences kept out", "unsupported_sentences_kept_out"),
+]
+
+
+def _total(result: EvalRun, key: str) -> str:
+    t = result.totals
+    whole = {"passed": "cases", "facts_found": "facts_total", "abstention_correct": "turns"}
+    return f"{t[key]}/{t[whole[key]]}" if key in whole else str(t[key])
