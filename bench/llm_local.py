@@ -5,7 +5,9 @@
 Starts qa's local server (``qa.answerers.local``: llama.cpp with the packaged SmolLM2-135M,
 greedy) and streams the eval suite's single-turn questions through an ``Assistant`` on a copy
 of ``seeds/``. For each question, right after qa's answer, the raw SDK streams the very
-request qa sent (recorded from qa's client) to its end. Reported, paired: time to first
+request qa sent (recorded from qa's client) to its end. llama.cpp reuses the KV cache of
+the previous prompt's common prefix, so a one-token request on another prompt runs before
+each timed one, and each starts cold. Reported, paired: time to first
 token and total answer time through qa and through the SDK, and the server process's own
 peak memory (``VmHWM``) and that of this process.
 """
@@ -46,6 +48,13 @@ def raw_stream(client: openai.OpenAI, body: dict[str, Any]) -> tuple[float, floa
     return (first if first is not None else float("nan")), time.perf_counter() - started
 
 
+def flush(client: openai.OpenAI, model: str) -> None:
+    """Evict llama.cpp's cached prompt prefix with a one-token request on another prompt."""
+    client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say yes."}], max_tokens=1
+    )
+
+
 def server_peak_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
@@ -83,12 +92,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             k: [] for k in ("qa_ttft", "qa_total", "raw_ttft", "raw_total")
         }
         for i, q in enumerate(qs):
+            flush(client, local.MODEL_ALIAS)
             started = time.perf_counter()
             first = None
             for event in a.stream(q):
                 if isinstance(event, str) and event and first is None:
                     first = time.perf_counter() - started
             total = time.perf_counter() - started
+            flush(client, local.MODEL_ALIAS)
             raw_first, raw_total = raw_stream(client, sent[-1])
             if i == 0:
                 continue  # warm-up

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from qa.evidence import Evidence, Span
+from qa.lang import detect
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.text import fold, sentence_spans
@@ -21,6 +22,8 @@ _QUOTED = re.compile(r"\"([^\"]{12,})\"|“([^”]{12,})”|«\s*([^»]{12,}?)\s
 _SPACES = re.compile(r"\s+")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _WORD = re.compile(r"[^\W\d_]{2,}|\d")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_NAME_PREFIX = 5  # "Russian" matches "Russia's", "Defense" "Defence", "Alep" "Aleppo"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b[a-z]+\b")
 _NUMBER_WORDS = {  # "one"/"un" are left out: they are mostly articles
     "two": "2", "deux": "2", "three": "3", "trois": "3", "four": "4", "quatre": "4",
@@ -54,7 +57,7 @@ def parse_markers(answer_text: str) -> list[ParsedSentence]:
         numbers = marker_numbers(piece)
         text = _SPACES.sub(" ", MARKER.sub("", piece)).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-        if text:
+        if _WORD.search(text):  # a piece of bare punctuation ('":') is no sentence
             out.append(ParsedSentence(text, numbers))
         elif out:
             out[-1].numbers += numbers
@@ -132,12 +135,14 @@ def verify(
             best_support = max(best_support, support)
             numbers.append(cite(span, support))
         cited = [passages[n - 1].chunk.text for n in valid]
+        cited_langs = [passages[n - 1].chunk.lang for n in valid]
         if not valid and repair_threshold is not None:
             support, span = _best_sentence(parsed.text, passages, evidence)
             if span is not None and support >= repair_threshold:
                 best_support = support
                 numbers.append(cite(span, support, inferred=True))
                 cited = [span.chunk.text]
+                cited_langs = [span.chunk.lang]
         quotes = quoted_phrases(parsed.text)
         cited_text = " ".join(cited)
         if not _WORD.search(_TAG.sub(" ", parsed.text)):
@@ -150,6 +155,8 @@ def verify(
             flag = f"numbers not in the cited source: {', '.join(missing)}"
         elif best_support < support_threshold:
             flag = f"cited passage does not support it (support {best_support:.2f})"
+        elif missing := names_missing(parsed.text, cited_text, _cited_langs(cited_langs)):
+            flag = f"names not in the cited source: {', '.join(missing)}"
         sentences.append(AnswerSentence(parsed.text, numbers, best_support, flag))
     return Answer(
         question,
@@ -199,6 +206,36 @@ def _best_sentence(
 def numbers_missing(claim: str, source: str) -> list[str]:
     """Numbers the claim states (digits or number words) that the source never mentions."""
     return sorted(_numbers_in(claim) - _numbers_in(source))
+
+
+def names_missing(claim: str, source: str, source_langs: Sequence[str] = ()) -> list[str]:
+    """Capitalised words of the claim (past its first word) that the source never mentions.
+
+    A word is found when a word of the source starts with its first five letters, case- and
+    accent-insensitively. Checked only when the claim is in the source's language (a name is
+    spelt differently across languages: Putin, Poutine), or the source's language is unknown,
+    and never in German, which capitalises every noun.
+    """
+    words = _LETTERS.findall(claim)[1:]
+    names = [w for w in words if len(w) >= 3 and w[0].isupper()]
+    if not names:
+        return []
+    lang = detect(claim, among=source_langs)
+    if lang == "de" or (source_langs and lang not in source_langs):
+        return []
+    known = {w[:_NAME_PREFIX] for w in _LETTERS.findall(fold(source))}
+    missing = [n for n in names if fold(n)[:_NAME_PREFIX] not in known and not _prefixes(n, known)]
+    return sorted(set(missing))
+
+
+def _prefixes(name: str, known: set[str]) -> bool:
+    """Whether a short name ("Alep") starts a source word ("Aleppo")."""
+    key = fold(name)
+    return len(key) < _NAME_PREFIX and any(k.startswith(key) for k in known)
+
+
+def _cited_langs(langs: Sequence[str]) -> list[str]:
+    return [lang for lang in dict.fromkeys(langs) if lang]
 
 
 def _numbers_in(text: str) -> set[str]:

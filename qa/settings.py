@@ -194,8 +194,9 @@ class Settings(BaseSettings):
     strict_grounding: bool | None = Field(
         None,
         description="LLM answers: sentences no source supports are moved out of the answer "
-        "text into a visible 'not supported by the documents' note, and an answer with none "
-        "left is replaced by the extractive one, with a notice. Unset = on with llm_local.",
+        "text into a visible 'not supported by the documents' note; an answer with none left, "
+        "or a model's 'not in the documents', is replaced by the extractive one (which "
+        "abstains on its own evidence threshold), with a notice. Unset = on with llm_local.",
     )
     chunk_size: int = Field(
         200,

@@ -11,6 +11,7 @@ from qa.cite import (
     compose,
     is_not_found,
     keep_supported,
+    names_missing,
     numbers_missing,
     parse_markers,
     quoted_phrases,
@@ -65,6 +66,22 @@ def test_compose_puts_markers_after_each_sentence() -> None:
         AnswerSentence("C.", [], 0.0),
     ]
     assert compose(sentences) == "A. [1] B. [1][2] C."
+
+
+def test_names_the_source_never_mentions_are_caught() -> None:
+    source = (
+        "Russia's Defence Ministry spokesman Igor Konashenkov said in Aleppo that the UN "
+        "adviser Jan Egeland had written."
+    )
+    swapped = "The UN adviser for humanitarian issues is Igor Konashenko, said Lavrov."
+    assert names_missing(swapped, source, ["en"]) == ["Lavrov"]
+    # Inflections, spelling variants and short forms of a name the source has are found.
+    fine = "The Russian Defense Ministry's spokesman Konashenkov spoke in Alep about Egeland's."
+    assert names_missing(fine, source, ["en"]) == []
+    assert names_missing("Maybe Castello or Gaziantep.", source) == ["Castello", "Gaziantep"]
+    # Across languages names are spelt differently: not checked. German capitalises nouns.
+    assert names_missing("Le porte-parole russe est Poutine, à Moscou.", source, ["en"]) == []
+    assert names_missing("Die Pause dauerte zehn Stunden in der Stadt.", "Eine Pause.") == []
 
 
 # --- citation repair and strict grounding, on the real embedder ------------------------------

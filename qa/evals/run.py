@@ -11,6 +11,7 @@ from typing import Any
 
 import qa
 from qa.answerers import Turn, abstain_threshold, support_threshold
+from qa.answerers.llm import LLMError
 from qa.evals.cases import Case
 from qa.evals.score import Record, TurnScore, score_turn
 from qa.ingest import UnreadableFile
@@ -148,13 +149,23 @@ def run_cases(
         for turn in case.turns:
             key = _key(key_base, [t.question for t in history] + [turn.question])
             record = cache.get(key) if cache else None
+            failure = None
             if record is None:
-                record = _record(assistant.ask(turn.question, history))
-                if cache:
+                try:
+                    answer = assistant.ask(turn.question, history)
+                except LLMError as exc:  # a failed turn, never cached; the run goes on
+                    failure = f"LLM failed: {exc}"
+                    answer = Answer(turn.question, "", [], False, notice=failure)
+                record = _record(answer)
+                if cache and failure is None:
                     cache.put(key, record)
             history.append(Turn(turn.question, _as_answer(turn.question, record)))
             if turn.scored:
-                scores.append(score_turn(turn, record, source_text))
+                score = score_turn(turn, record, source_text)
+                if failure is not None:
+                    score.problems.insert(0, failure)
+                    score.passed = False
+                scores.append(score)
         results.append(CaseResult(case.id, all(s.passed for s in scores), scores))
     return EvalRun(meta, results)
 
