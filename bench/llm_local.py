@@ -1,6 +1,6 @@
 """The local model through qa against the raw openai SDK, same server, same requests.
 
-    python bench/llm_local.py [--out DIR] [--questions N] [--threads T] [--smoke]
+    python bench/llm_local.py [--out DIR] [--questions N] [--threads T] [--smoke] [--cache DIR]
 
 Starts qa's local server (``qa.answerers.local``: llama.cpp with the packaged SmolLM2-135M,
 greedy) and streams the eval suite's single-turn questions through an ``Assistant`` on a copy
@@ -64,7 +64,7 @@ def server_peak_mb(pid: int) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = args.questions or (2 if args.smoke else 12)
     qs = questions()[: n + 1]
-    cache = CACHE / ("llm-local-smoke" if args.smoke else "llm-local")
+    cache = args.cache or CACHE / ("llm-local-smoke" if args.smoke else "llm-local")
     corpus = ensure_seeds(cache)
     server = local.start(threads=args.threads)
     try:
@@ -118,8 +118,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [x - y for x, y in zip(rows["qa_total"], rows["raw_total"], strict=True)]
         ),
     }
+    problems = [
+        f"{k}: a question with no text streamed"
+        for k in ("qa_ttft", "raw_ttft")
+        if any(v != v for v in rows[k])  # NaN: no content delta arrived
+    ]
     return {
         "smoke": args.smoke,
+        "valid": not problems,
+        "problems": problems,
         "model": server.model.name,
         "threads": args.threads,
         "questions": len(rows["qa_total"]),
@@ -162,6 +169,7 @@ def main() -> int:
     p.add_argument("--smoke", action="store_true", help="2 questions")
     p.add_argument("--questions", type=int, help="measured questions (default 12)")
     p.add_argument("--threads", type=int, default=2, help="server threads (default 2)")
+    p.add_argument("--cache", type=Path, help="cache folder (default bench/.cache/llm-local)")
     args = p.parse_args()
     res = run(args)
     report("llm_local", res, render(res), out=args.out)

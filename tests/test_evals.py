@@ -292,3 +292,4 @@ def test_an_llm_failure_fails_its_turn_and_the_run_goes_on(tmp_path: Path) -> No
     [turn] = first.cases[0].turns
     assert turn.problems[0].startswith("LLM failed: ") and "500" in turn.problems[0]
     assert [c.passed for c in again.cases] == [True, True]
+    assert first.totals["answered_by"] == {"failed": 1, "openai:fake-model": 1}

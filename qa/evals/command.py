@@ -105,6 +105,9 @@ def format_table(result: EvalRun) -> str:
         f"quotes verbatim: {t['quotes_verbatim']}; retrieval hit@k {t['hit_at_k']}, MRR {t['mrr']}",
         f"sentences shown flagged {t['flagged_sentences_shown']}; kept out as unsupported "
         f"{t['unsupported_sentences_kept_out']}",
+        "answered by "
+        + ", ".join(f"{who} {n}" for who, n in t["answered_by"].items())
+        + " (turns)",
         f"answerer {result.meta['answerer']}"
         + (f" ({result.meta['model']})" if result.meta["model"] else "")
         + f", embedder {result.meta['embedder']}",
@@ -154,10 +157,13 @@ _SIDE_BY_SIDE_TOTALS = [
     ("citation recall", "citation_recall"),
     ("flagged sentences shown", "flagged_sentences_shown"),
     ("unsupported sentences kept out", "unsupported_sentences_kept_out"),
+    ("answered by", "answered_by"),
 ]
 
 
 def _total(result: EvalRun, key: str) -> str:
     t = result.totals
     whole = {"passed": "cases", "facts_found": "facts_total", "abstention_correct": "turns"}
+    if key == "answered_by":
+        return ", ".join(f"{who.split(':')[0]} {n}" for who, n in t[key].items())
     return f"{t[key]}/{t[whole[key]]}" if key in whole else str(t[key])

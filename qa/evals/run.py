@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ class EvalRun:
             "mrr": mean([t.mrr for t in answerable]),
             "flagged_sentences_shown": sum(t.flagged for t in turns),
             "unsupported_sentences_kept_out": sum(t.unsupported for t in turns),
+            "answered_by": dict(Counter(t.answerer or "unknown" for t in turns).most_common()),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def run_cases(
                     answer = assistant.ask(turn.question, history)
                 except LLMError as exc:  # a failed turn, never cached; the run goes on
                     failure = f"LLM failed: {exc}"
-                    answer = Answer(turn.question, "", [], False, notice=failure)
+                    answer = Answer(turn.question, "", [], False, notice=failure, answerer="failed")
                 record = _record(answer)
                 if cache and failure is None:
                     cache.put(key, record)
@@ -199,6 +201,7 @@ def _record(answer: Answer) -> Record:
         retrieved=[p.chunk.source for p in answer.passages],
         flagged=len(answer.flagged),
         unsupported=len(answer.unsupported),
+        answerer=answer.answerer,
     )
 
 
