@@ -115,8 +115,10 @@ def test_a_baseline_that_does_not_fit_is_refused(
     assert str(caught.value).startswith(f"baseline {target}: ") and problem in str(caught.value)
 
 
-def test_the_committed_baseline_loads() -> None:
-    assert load_baseline(ROOT / "evals" / "baseline.json")["cases"]
+@pytest.mark.parametrize("name", ["baseline.json", "baseline-smollm2.json"])
+def test_the_committed_baselines_load_and_cover_every_case(name: str) -> None:
+    verdicts = {c["id"] for c in load_baseline(ROOT / "evals" / name)["cases"]}
+    assert verdicts == {c.id for c in load_cases(ROOT / "evals")}
 
 
 def test_the_mixed_format_cases_fit_their_generated_documents(tmp_path: Path) -> None:
