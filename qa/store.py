@@ -178,6 +178,10 @@ class ChunkStore:
         """The text kept for ``source`` at ``file_hash``, if any."""
         return self.manifest.document(source, file_hash) if self.manifest is not None else None
 
+    def has_document(self, source: str, file_hash: str) -> bool:
+        """Whether the text of ``source`` at ``file_hash`` is kept."""
+        return self.manifest is not None and self.manifest.has_document(source, file_hash)
+
     def prune_documents(self) -> None:
         """Forget the texts of files that are no longer indexed at that content."""
         if self.manifest is not None:

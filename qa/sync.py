@@ -125,7 +125,7 @@ def sync_corpus(
         if known and (known.file_hash, known.chunker) == (doc.file_hash, fingerprint):
             touched.append(replace(state, chunks=known.chunks))
             report.unchanged.append(f.source)
-            if store.document(f.source, doc.file_hash) is None:
+            if not store.has_document(f.source, doc.file_hash):
                 store.put_document(f.source, doc)
             continue
         chunks = [

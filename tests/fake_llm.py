@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_GET(self) -> None:
-        self._record({})
+        self.fake.listings += 1  # not in ``requests``: those are the completions
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, error_body(f"Unknown path {self.path}", "invalid_request_error"))
             return
@@ -248,6 +248,7 @@ class FakeLLM:
     def __init__(self, default: Reply | None = None, models: list[str] | None = None) -> None:
         self.default = default
         self.models: list[str] = list(models) if models else ["fake-model"]
+        self.listings = 0  # GET /v1/models requests
         self._queue: queue.Queue[Reply] = queue.Queue()
         self._requests: list[Recorded] = []
         self._lock = threading.Lock()

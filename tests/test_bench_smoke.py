@@ -1,4 +1,4 @@
-"""The issue-5 benches run end to end with ``--smoke`` and write their JSON (timings unchecked)."""
+"""The benches run end to end with ``--smoke`` and write their JSON (timings unchecked)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ EXPECTED: dict[str, set[str]] = {
     | {"corpus", "embedder", "embedder_note", "repeats", "build", "seconds", "ratios", "targets"},
     "cold": COMMON | {"question", "answer", "build", "seconds", "ratios", "targets", "ask_imports"},
     "llm": COMMON | {"server_delay_s", "questions", "phases", "retrieve_alone"},
+    "llm_local": COMMON
+    | {"model", "qa_ttft", "raw_ttft", "qa_total", "raw_total", "server_peak_rss_mb"},
     "request_size": COMMON | {"posts", "mb", "runs", "ratios", "targets"},
     "shared_store": COMMON | {"seconds", "rate", "figures"},
     "pdf_pages": COMMON | {"pages", "repetitions", "variants", "ratios"},

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
-from qa.cite import verify
+from qa.cite import keep_supported, verify
 from qa.embed import HashingEmbedder
 from tests.helpers import SEEDS
 
@@ -57,9 +57,12 @@ sentence = st.tuples(
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(sentence, min_size=1, max_size=4))
+@given(st.lists(sentence, min_size=1, max_size=4), st.booleans(), st.booleans())
 def test_verified_llm_citations_are_verbatim(
-    hashing_assistant: qa.Assistant, sentences: list[tuple[list[str], list[int], bool]]
+    hashing_assistant: qa.Assistant,
+    sentences: list[tuple[list[str], list[int], bool]],
+    repair: bool,
+    strict: bool,
 ) -> None:
     passages = hashing_assistant.retrieve("humanitarian pause Aleppo")
     parts = []
@@ -75,5 +78,14 @@ def test_verified_llm_citations_are_verbatim(
         hashing_assistant.evidence,
         support_threshold=0.45,
         answerer="test",
+        repair_threshold=0.45 if repair else None,
     )
     _assert_consistent(answer)
+    if not repair:
+        assert not any(c.inferred for c in answer.citations)
+    if strict:  # what strict grounding keeps is consistent too, and nothing flagged is left
+        kept = keep_supported(answer)
+        _assert_consistent(kept)
+        assert not kept.flagged
+        assert kept.unsupported == [s.text for s in answer.flagged]
+        assert [s.text for s in kept.sentences] == [s.text for s in answer.sentences if not s.flag]

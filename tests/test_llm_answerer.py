@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.answerers.openai_chat import LLMError
+from qa.answerers.openai_chat import STRICT_ABSTAINED_NOTICE, LLMError
 from tests.fake_llm import FakeLLM, Reply
 from tests.helpers import SEEDS, assistant
 
@@ -138,6 +138,35 @@ def test_not_in_documents_reply_abstains(llm: FakeLLM, store: Path) -> None:
     llm.push_text(qa.NOT_IN_DOCUMENTS)
     answer = a.ask("What is the capital of Australia?")
     assert answer.abstained and answer.citations == []
+
+
+def test_strict_grounding_answers_from_the_documents_when_the_model_gives_up(
+    llm: FakeLLM, store: Path
+) -> None:
+    a = _llm_assistant(llm, store, strict_grounding=True)
+    llm.push_text(qa.NOT_IN_DOCUMENTS)  # a small model gives up on an answerable question
+    answer = a.ask(PAUSE_Q)
+    assert not answer.abstained and answer.answerer == "extractive"
+    assert answer.notice == STRICT_ABSTAINED_NOTICE
+    assert any("ten hours" in c.quote for c in answer.citations)
+    assert all(_quote_is_verbatim(c) for c in answer.citations)
+    # Where the documents hold nothing either, the abstention stands, with no notice.
+    llm.push_text(qa.NOT_IN_DOCUMENTS)
+    nothing = a.ask("What is the capital of Australia?")
+    assert nothing.abstained and nothing.notice is None and nothing.citations == []
+
+
+def test_markup_without_words_is_flagged_and_strict_mode_drops_it(
+    llm: FakeLLM, store: Path
+) -> None:
+    n = _number_of(_llm_assistant(llm, store), PAUSE_Q, "ten hours")
+    reply = f"The previous humanitarian pause lasted ten hours [{n}]. </script> [{n}]"
+    llm.push_text(reply)
+    flags = [s.flag for s in _llm_assistant(llm, store).ask(PAUSE_Q).sentences]
+    assert flags == [None, "no words or numbers (markup or symbols only)"]
+    llm.push_text(reply)
+    strict = _llm_assistant(llm, store, strict_grounding=True).ask(PAUSE_Q)
+    assert "script" not in strict.text and strict.unsupported == ["</script>"]
 
 
 def test_follow_up_is_condensed_by_the_llm(llm: FakeLLM, store: Path) -> None:

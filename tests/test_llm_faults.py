@@ -113,10 +113,12 @@ FAULTS = {
         r"^the LLM server returned an empty answer$",
         1,
     ),
+    # The server lists its models and not this one: refused before any completion request
+    # (llama.cpp's server would answer any name with its own model).
     "unknown model": Fault(
         [Reply(text=ANSWER)] * 5,
-        r"does not know the model 'no-such-model' \(HTTP 404\)",
-        1,
+        r"does not serve the model 'no-such-model' \(it serves 'fake-model'\); set QA_LLM_MODEL",
+        0,
         settings={"llm_model": "no-such-model"},
     ),
 }

@@ -86,6 +86,28 @@ class LLMClient:
             timeout=settings.llm_timeout_s,
             max_retries=0,  # retries happen here, within the budget, nowhere else
         )
+        self._model_checked = False
+
+    def check_model(self, budget: Budget) -> None:
+        """Once per client: a server that lists its models (``/models``) and not the configured
+        one is an error, not a silent answer from another model (llama.cpp's server answers
+        to any name). A server that lists nothing, or cannot list, is not checked."""
+        if self._model_checked:
+            return
+        try:
+            listing = self.client.models.list(timeout=min(5.0, budget.remaining() + 0.1))
+            served = [m.id for m in listing.data]
+        except Exception:  # listing is optional for OpenAI-compatible servers
+            served = []
+        self._model_checked = True
+        if served and self.settings.llm_model not in served:
+            shown = ", ".join(repr(m) for m in served[:5]) + (" …" if len(served) > 5 else "")
+            self._model_checked = False  # check again once the settings change
+            raise LLMError(
+                f"the LLM server does not serve the model {self.settings.llm_model!r} "
+                f"(it serves {shown}); set QA_LLM_MODEL",
+                fatal=True,
+            )
 
     def stream(self, messages: Messages, budget: Budget) -> Iterator[str]:
         """Text deltas of one completion; a failed attempt is retried only before any text."""

@@ -22,7 +22,7 @@ from qa.answerers import (
     support_threshold,
 )
 from qa.answerers.llm import Budget, LLMClient, LLMError
-from qa.cite import verify
+from qa.cite import keep_supported, verify
 from qa.evidence import Evidence
 from qa.injection import LeakGuard, StreamFilter, drop_untrusted_links
 from qa.prompts import NOT_IN_DOCUMENTS, format_sources, render
@@ -33,6 +33,14 @@ __all__ = ["LLMError", "OpenAIAnswerer"]
 
 FALLBACK_NOTICE = "The LLM could not answer ({reason}); this answer quotes the documents directly."
 CUT_NOTICE = "The LLM stopped before the answer was finished: {reason}."
+STRICT_NOTICE = (
+    "No sentence of the LLM's answer was supported by the documents; this answer quotes them "
+    "directly."
+)
+STRICT_ABSTAINED_NOTICE = (
+    "The LLM found no answer in the sources, but they hold a close match; this answer quotes "
+    "them directly."
+)
 WITHHELD_NOTICE = (
     "Part of the LLM's answer was withheld: it repeated the assistant's instructions, "
     "not the documents."
@@ -101,6 +109,7 @@ class OpenAIAnswerer:
         try:
             if budget.failure is not None and budget.failure.fatal:
                 raise budget.failure  # the condense call already hit it: skip a doomed request
+            self.llm.check_model(budget)
             for delta in self.llm.stream(messages, budget):
                 if safe := shown.feed(delta):
                     yield safe
@@ -114,15 +123,25 @@ class OpenAIAnswerer:
                 raise
         if rest := shown.flush():
             yield rest
+        threshold = support_threshold(self.settings, self.evidence)
         answer = verify(
             question,
             drop_untrusted_links(shown.text, sources),
             passages,
             self.evidence,
-            support_threshold=support_threshold(self.settings, self.evidence),
+            support_threshold=threshold,
             answerer=f"{self.name}:{self.settings.llm_model}",
             withhold=guard.withholds,
+            repair_threshold=threshold if self.settings.citation_repair else None,
         )
+        if self.settings.strict:
+            # Strict grounding: the documents decide. Unsupported sentences leave the text;
+            # when nothing is left, or the model gave up, the extractive answerer (which
+            # abstains on its own calibrated evidence threshold) answers instead.
+            answer = keep_supported(answer)
+            if answer.abstained and cut is None:
+                yield from self._strict_fallback(question, passages, history, answer)
+                return
         notices = []
         if cut is not None:
             answer.incomplete = True
@@ -141,6 +160,27 @@ class OpenAIAnswerer:
         for event in self._fallback.stream(question, passages, history):
             if isinstance(event, Answer):
                 event.notice = FALLBACK_NOTICE.format(reason=exc)
+            yield event
+
+    def _strict_fallback(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        ungrounded: Answer,
+    ) -> Iterator[str | Answer]:
+        """Strict grounding left nothing: the extractive answer, with the model's sentences
+        listed as unsupported and a notice saying which case it was. When the extractive
+        answerer abstains too, the abstention stands with no notice."""
+        if self._fallback is None:
+            self._fallback = create_answerer("extractive", self.settings, self.evidence)
+        for event in self._fallback.stream(question, passages, history):
+            if isinstance(event, Answer):
+                event.unsupported = ungrounded.unsupported
+                if not event.abstained:
+                    event.notice = (
+                        STRICT_NOTICE if ungrounded.unsupported else (STRICT_ABSTAINED_NOTICE)
+                    )
             yield event
 
     def _keep_budget(self, history: Sequence[Turn], question: str, budget: Budget) -> None:

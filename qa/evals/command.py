@@ -23,6 +23,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     p.add_argument("--out", type=Path, help="JSON result (default: eval/result.json in the store)")
     p.add_argument("--baseline", type=Path, help="fail when a case that passed there fails now")
     p.add_argument("--update-baseline", action="store_true", help="rewrite the baseline file")
+    p.add_argument(
+        "--tolerance",
+        type=int,
+        default=0,
+        help="pass the gate with up to N regressed cases, listed (for a model whose greedy "
+        "output varies with the CPU it runs on)",
+    )
     p.add_argument("--prompts", type=Path, help="also run with this prompts folder (A/B)")
     p.add_argument("--repeat", type=int, default=1, help="runs per case (non-deterministic LLMs)")
     p.add_argument("--no-cache", action="store_true", help="answer again instead of reusing")
@@ -67,10 +74,12 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
         baseline = load_baseline(args.baseline)
         regressed = regressions(baseline, main)
         if regressed:
-            print(f"\nFAIL: {len(regressed)} case(s) passed in {args.baseline} and fail now:")
+            within = len(regressed) <= args.tolerance
+            verdict = f"within the tolerance of {args.tolerance}" if within else "FAIL"
+            print(f"\n{verdict}: {len(regressed)} case(s) passed in {args.baseline} and fail now:")
             for cid, why in regressed:
                 print(f"  {cid}: {why}")
-            return 1
+            return 0 if within else 1
         print(f"\nbaseline gate: no regressions against {args.baseline}")
     return 0
 
@@ -94,6 +103,11 @@ def format_table(result: EvalRun) -> str:
         f"abstention right {t['abstention_correct']}/{t['turns']} turns",
         f"citation precision {t['citation_precision']}, recall {t['citation_recall']}; "
         f"quotes verbatim: {t['quotes_verbatim']}; retrieval hit@k {t['hit_at_k']}, MRR {t['mrr']}",
+        f"sentences shown flagged {t['flagged_sentences_shown']}; kept out as unsupported "
+        f"{t['unsupported_sentences_kept_out']}",
+        "answered by "
+        + ", ".join(f"{who} {n}" for who, n in t["answered_by"].items())
+        + " (turns)",
         f"answerer {result.meta['answerer']}"
         + (f" ({result.meta['model']})" if result.meta["model"] else "")
         + f", embedder {result.meta['embedder']}",
@@ -129,4 +143,27 @@ def format_side_by_side(a: EvalRun, b: EvalRun, b_prompts: Path) -> str:
     lines.append(
         f"passed: A {a.totals['passed']}/{len(a.cases)}, B {b.totals['passed']}/{len(b.cases)}"
     )
+    lines += ["", f"{'total'.ljust(32)}  {'A':>8}  {'B':>8}"]
+    for label, key in _SIDE_BY_SIDE_TOTALS:
+        lines.append(f"{label.ljust(32)}  {_total(a, key):>8}  {_total(b, key):>8}")
     return "\n".join(lines)
+
+
+_SIDE_BY_SIDE_TOTALS = [
+    ("cases passed", "passed"),
+    ("facts found", "facts_found"),
+    ("abstention right (turns)", "abstention_correct"),
+    ("citation precision", "citation_precision"),
+    ("citation recall", "citation_recall"),
+    ("flagged sentences shown", "flagged_sentences_shown"),
+    ("unsupported sentences kept out", "unsupported_sentences_kept_out"),
+    ("answered by", "answered_by"),
+]
+
+
+def _total(result: EvalRun, key: str) -> str:
+    t = result.totals
+    whole = {"passed": "cases", "facts_found": "facts_total", "abstention_correct": "turns"}
+    if key == "answered_by":
+        return ", ".join(f"{who.split(':')[0]} {n}" for who, n in t[key].items())
+    return f"{t[key]}/{t[whole[key]]}" if key in whole else str(t[key])

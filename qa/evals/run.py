@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import qa
 from qa.answerers import Turn, abstain_threshold, support_threshold
+from qa.answerers.llm import LLMError
 from qa.evals.cases import Case
 from qa.evals.score import Record, TurnScore, score_turn
 from qa.ingest import UnreadableFile
@@ -57,6 +59,9 @@ class EvalRun:
             "abstention_correct": sum(t.abstained == t.abstain_expected for t in turns),
             "hit_at_k": mean([t.hit_at_k for t in answerable]),
             "mrr": mean([t.mrr for t in answerable]),
+            "flagged_sentences_shown": sum(t.flagged for t in turns),
+            "unsupported_sentences_kept_out": sum(t.unsupported for t in turns),
+            "answered_by": dict(Counter(t.answerer or "unknown" for t in turns).most_common()),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +115,8 @@ def describe(assistant: qa.Assistant) -> dict[str, Any]:
         "code_hash": code,
         "git_commit": _git_commit(),
         "settings": {
+            "citation_repair": s.citation_repair,
+            "strict_grounding": s.strict,
             "top_k": s.top_k,
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,
@@ -144,13 +151,23 @@ def run_cases(
         for turn in case.turns:
             key = _key(key_base, [t.question for t in history] + [turn.question])
             record = cache.get(key) if cache else None
+            failure = None
             if record is None:
-                record = _record(assistant.ask(turn.question, history))
-                if cache:
+                try:
+                    answer = assistant.ask(turn.question, history)
+                except LLMError as exc:  # a failed turn, never cached; the run goes on
+                    failure = f"LLM failed: {exc}"
+                    answer = Answer(turn.question, "", [], False, notice=failure, answerer="failed")
+                record = _record(answer)
+                if cache and failure is None:
                     cache.put(key, record)
             history.append(Turn(turn.question, _as_answer(turn.question, record)))
             if turn.scored:
-                scores.append(score_turn(turn, record, source_text))
+                score = score_turn(turn, record, source_text)
+                if failure is not None:
+                    score.problems.insert(0, failure)
+                    score.passed = False
+                scores.append(score)
         results.append(CaseResult(case.id, all(s.passed for s in scores), scores))
     return EvalRun(meta, results)
 
@@ -182,6 +199,9 @@ def _record(answer: Answer) -> Record:
         citations=[c.to_dict() for c in answer.citations],
         abstained=answer.abstained,
         retrieved=[p.chunk.source for p in answer.passages],
+        flagged=len(answer.flagged),
+        unsupported=len(answer.unsupported),
+        answerer=answer.answerer,
     )
 
 

@@ -19,6 +19,9 @@ class Record:
     citations: list[dict[str, Any]]
     abstained: bool
     retrieved: list[str]  # source files of the retrieved passages, best first
+    flagged: int = 0  # sentences shown with a flag (not supported by their citations)
+    unsupported: int = 0  # sentences strict grounding kept out of the text
+    answerer: str = ""  # who answered: "openai:<model>", or "extractive" (a fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,6 +40,9 @@ class TurnScore:
     citation_precision: float | None = None
     citation_recall: float | None = None
     quotes_verbatim: bool = True
+    flagged: int = 0
+    unsupported: int = 0
+    answerer: str = ""
     abstained: bool = False
     abstain_expected: bool = False
     hit_at_k: float | None = None
@@ -70,6 +76,9 @@ def score_turn(expect: Expectation, record: Record, source_text: SourceText) -> 
         abstained=record.abstained,
         abstain_expected=expect.abstain,
         answer=record.text,
+        flagged=record.flagged,
+        unsupported=record.unsupported,
+        answerer=record.answerer,
     )
     if not quotes_ok:
         score.problems.append("a quote is not verbatim at its offsets")

@@ -89,6 +89,10 @@ a.qa-ref.qa-closest-link, a.qa-ref.qa-closest-link:hover {
 .dark .qa-upload .qa-bad { color: #fca5a5; }
 .qa-upload .qa-ok { color: #15803d; }
 .qa-hidden { display: none !important; }
+#qa-sources .qa-inferred {
+  font-size: .75em; padding: 0 6px; border-radius: 6px; border: 1px dashed currentColor;
+}
+.qa-unsupported ul { margin: 4px 0 0 1.2em; }
 #qa-sources .qa-view-btn {
   font-size: 0.8em; padding: 1px 8px; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--border-color-primary);

@@ -109,6 +109,12 @@ def answer_html(answer: Answer, turn: int) -> str:
             f'<p class="qa-note qa-note-flag">⚠ {count} not supported by the cited sources '
             f"({reasons}).</p>"
         )
+    if answer.unsupported:
+        items = "".join(f"<li>{esc(text)}</li>" for text in answer.unsupported)
+        parts.append(
+            '<div class="qa-note qa-note-flag qa-unsupported">Not supported by the documents, '
+            f"so left out of the answer:<ul>{items}</ul></div>"
+        )
     if answer.incomplete:
         parts.append(
             '<p class="qa-note qa-note-warn">⚠ The answer was cut off before it was finished.</p>'
@@ -128,7 +134,8 @@ def _marker_html(n: int, answer: Answer, turn: int) -> str:
     if not 1 <= n <= len(answer.citations):
         return f"[{n}]"
     c = answer.citations[n - 1]
-    title = esc(f"{c.source}: {in_quotes(_shorten(c.quote, 160))}")
+    inferred = " (citation inferred: the model wrote no marker)" if c.inferred else ""
+    title = esc(f"{c.source}: {in_quotes(_shorten(c.quote, 160))}{inferred}")
     return (
         f'<a class="qa-ref" href="#cite-{turn}-{n}" data-turn="{turn}" data-n="{n}" '
         f'title="{title}">[{n}]</a>'
@@ -224,7 +231,7 @@ def _citation_html(
 ) -> str:
     head = (
         f'<div class="qa-cite-head"><span class="qa-num">[{n}]</span>'
-        f'<span class="qa-file">{esc(c.where)}</span>'
+        f'<span class="qa-file">{esc(c.where)}</span>{_inferred_badge(c)}'
         f'<span class="qa-meta">chars {c.start}–{c.end} · score {c.score:.2f}</span>'
         f'<button type="button" class="qa-view-btn" data-turn="{turn}" data-n="{n}" '
         f'aria-label="View [{n}] in {esc(c.source)}">View in document</button></div>'
@@ -253,6 +260,15 @@ def _passage_html(p: Passage) -> str:
         f'{esc(_passage_where(p))}</span><span class="qa-meta">chars {p.chunk.start}–'
         f"{p.chunk.end} · score {p.score:.2f}</span></div>"
         f'<blockquote class="qa-ctx">{body}</blockquote></li>'
+    )
+
+
+def _inferred_badge(c: Citation) -> str:
+    if not c.inferred:
+        return ""
+    return (
+        '<span class="qa-inferred" title="The model wrote no [n] marker for this sentence; qa '
+        'chose the retrieved passage that supports it best.">inferred</span>'
     )
 
 
