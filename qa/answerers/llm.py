@@ -99,15 +99,14 @@ class LLMClient:
             served = [m.id for m in listing.data]
         except Exception:  # listing is optional for OpenAI-compatible servers
             served = []
-        self._model_checked = True
-        if served and self.settings.llm_model not in served:
+        if served and self.settings.llm_model not in served:  # not marked checked: ask again
             shown = ", ".join(repr(m) for m in served[:5]) + (" …" if len(served) > 5 else "")
-            self._model_checked = False  # check again once the settings change
             raise LLMError(
                 f"the LLM server does not serve the model {self.settings.llm_model!r} "
                 f"(it serves {shown}); set QA_LLM_MODEL",
                 fatal=True,
             )
+        self._model_checked = True
 
     def stream(self, messages: Messages, budget: Budget) -> Iterator[str]:
         """Text deltas of one completion; a failed attempt is retried only before any text."""

@@ -155,9 +155,7 @@ class OpenAIAnswerer:
         self, question: str, passages: Sequence[Passage], history: Sequence[Turn], exc: LLMError
     ) -> Iterator[str | Answer]:
         """The extractive answer for the same passages, its notice naming the LLM's failure."""
-        if self._fallback is None:
-            self._fallback = create_answerer("extractive", self.settings, self.evidence)
-        for event in self._fallback.stream(question, passages, history):
+        for event in self._extractive().stream(question, passages, history):
             if isinstance(event, Answer):
                 event.notice = FALLBACK_NOTICE.format(reason=exc)
             yield event
@@ -172,16 +170,19 @@ class OpenAIAnswerer:
         """Strict grounding left nothing: the extractive answer, with the model's sentences
         listed as unsupported and a notice saying which case it was. When the extractive
         answerer abstains too, the abstention stands with no notice."""
-        if self._fallback is None:
-            self._fallback = create_answerer("extractive", self.settings, self.evidence)
-        for event in self._fallback.stream(question, passages, history):
+        notice = STRICT_NOTICE if ungrounded.unsupported else STRICT_ABSTAINED_NOTICE
+        for event in self._extractive().stream(question, passages, history):
             if isinstance(event, Answer):
                 event.unsupported = ungrounded.unsupported
                 if not event.abstained:
-                    event.notice = (
-                        STRICT_NOTICE if ungrounded.unsupported else (STRICT_ABSTAINED_NOTICE)
-                    )
+                    event.notice = notice
             yield event
+
+    def _extractive(self) -> Answerer:
+        """The extractive answerer both fallbacks use, made on first need."""
+        if self._fallback is None:
+            self._fallback = create_answerer("extractive", self.settings, self.evidence)
+        return self._fallback
 
     def _keep_budget(self, history: Sequence[Turn], question: str, budget: Budget) -> None:
         now = time.monotonic()
