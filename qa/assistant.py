@@ -11,11 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qa import generation
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
-from qa.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
 from qa.ingest import (
     Chunker,
     Document,
@@ -25,11 +23,12 @@ from qa.ingest import (
     reader_for,
     scan_corpus,
 )
-from qa.lock import StoreLocked, writer_busy, writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
-from qa.store import ChunkStore, FileState, collection_name, open_client, reopen_client
+from qa.store import ChunkStore, FileState, collection_name, generation, open_client, reopen_client
+from qa.store.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
+from qa.store.lock import StoreLocked, writer_busy, writer_lock
 from qa.sync import SyncReport, sync_corpus
 from qa.text import TermStats
 
@@ -91,10 +90,11 @@ class Assistant:
             embedder_name=self.embedder.name,
             dim=self.embedder.dim,
             manifest=self._store_dir / "manifests" / f"{name}.sqlite",
+            lexical=self._store_dir / "lexical" / f"{name}.sqlite",
         )
 
     def refresh(self) -> bool:
-        """Follow a change another process made to the store (``qa.generation``): when its
+        """Follow a change another process made to the store (``qa.store.generation``): when its
         marker moved and no writer holds the lock, open the store afresh and drop the
         retriever; while a writer is at work, keep answering from the view we have. True when
         the view was renewed. Cheap when nothing changed: one small file read."""
@@ -153,8 +153,8 @@ class Assistant:
     def sync(self, *, progress: bool = False) -> SyncReport:
         """Index new and edited files, drop deleted ones; unchanged files cost nothing.
 
-        Holds the store's writer lock throughout: raises ``qa.lock.StoreLocked`` at once when
-        another process is syncing the same store, and ``qa.health.StoreUnwritable`` when the
+        Holds the store's writer lock throughout: raises ``qa.store.lock.StoreLocked`` at once when
+        another process is syncing the same store, and ``qa.store.health.StoreUnwritable`` when the
         store's disk is full or the store is read-only (the index is left as it was).
         """
         if self.read_only is not None:
@@ -166,10 +166,13 @@ class Assistant:
                     self.store = self._open_store(fresh=True)
                     self._retriever = None
                     self._generation = generation.read(self.settings.store)
+                # A lexical index behind the store (a killed sync, an older version, another
+                # client of a Chroma server) is brought up to date first.
+                caught_up = self.store.catch_up()
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
-                if report.changed:
+                if report.changed or caught_up:
                     self._generation = generation.bump(self.settings.store)
         except Exception as exc:
             if self.settings.chroma_url or isinstance(exc, StoreLocked):
@@ -178,7 +181,7 @@ class Assistant:
             if problem is not None:
                 raise problem from exc
             raise
-        if report.changed:
+        if report.changed or caught_up:
             self._retriever = None
         self.last_sync = report
         return report
@@ -187,6 +190,10 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever over the current store content (rebuilt after changes)."""
         if self._retriever is None:
+            if not writer_busy(self.settings.store):
+                # Cheap when the lexical index is current (two file lists compared); a sync
+                # at work does it itself.
+                self.store.catch_up()
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
             self.evidence.term_stats = self._retriever.term_stats
             if self.evidence.corpus_languages != self._retriever.corpus_languages:

@@ -32,9 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
-    from qa.health import StoreDamaged, StoreUnwritable
-    from qa.lock import StoreLocked
     from qa.settings import settings_problem
+    from qa.store.health import StoreDamaged, StoreUnwritable
+    from qa.store.lock import StoreLocked
 
     try:
         with _local_llm(args):
@@ -71,7 +71,7 @@ def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
     it is read-only, else probe the embedded store: a ``StoreDamaged`` if it is damaged."""
     import sqlite3
 
-    from qa import health
+    from qa.store import health
 
     if not (isinstance(exc, sqlite3.DatabaseError) or type(exc).__module__.startswith("chromadb")):
         return None
@@ -236,8 +236,8 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
 
     While another process is writing to the store, it answers from the index as it is.
     """
-    from qa.health import StoreUnwritable
-    from qa.lock import StoreLocked
+    from qa.store.health import StoreUnwritable
+    from qa.store.lock import StoreLocked
 
     assistant = _build(args, folder)
     if assistant.read_only is not None:
@@ -261,8 +261,8 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
 
 
 def _index(args: argparse.Namespace) -> int:
-    from qa import health
-    from qa.lock import writer_lock
+    from qa.store import health
+    from qa.store.lock import writer_lock
 
     if args.folder and args.folder_option and args.folder != args.folder_option:
         raise ValueError("give the folder once: as FOLDER or as --folder")
@@ -304,8 +304,7 @@ def _rebuild(settings: qa.Settings) -> tuple[SyncReport, Assistant]:
     """``qa index --rebuild`` (the caller holds the writer lock): index anew in a folder beside
     the store, then switch it in and bump the store's change marker. Until the switch, other
     processes answer from the old index (or say it is damaged), never from a half-built one."""
-    from qa import generation, health
-    from qa.store import close_client
+    from qa.store import close_client, generation, health
 
     built = settings.store / f".rebuild-{os.getpid()}"
     shutil.rmtree(built, ignore_errors=True)
