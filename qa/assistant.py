@@ -61,8 +61,8 @@ class Assistant:
                 shutil.copytree(self.settings.store, store_dir, symlinks=True)
         self._store_dir = store_dir
         self._refresh_lock = threading.Lock()
-        self._generation = generation.read(self.settings.store)
         self.store = self._open_store(fresh=False)
+        self._generation = self._read_generation()
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
         self.answerer: Answerer = create_answerer(
@@ -93,20 +93,40 @@ class Assistant:
             lexical=self._store_dir / "lexical" / f"{name}.sqlite",
         )
 
+    def _read_generation(self) -> str:
+        """The store's change token: the marker file, or on a Chroma server the collection's
+        metadata (clients on other machines share no folder)."""
+        if self.settings.chroma_url:
+            return self.store.remote_generation()
+        return generation.read(self.settings.store)
+
+    def _bump_generation(self) -> str:
+        if self.settings.chroma_url:
+            return self.store.bump_remote_generation()
+        return generation.bump(self.settings.store)
+
     def refresh(self) -> bool:
         """Follow a change another process made to the store (``qa.store.generation``): when its
         marker moved and no writer holds the lock, open the store afresh and drop the
         retriever; while a writer is at work, keep answering from the view we have. True when
-        the view was renewed. Cheap when nothing changed: one small file read."""
+        the view was renewed. Cheap when nothing changed: one small file read (one request to
+        a Chroma server)."""
         if self.read_only is not None:
             return False
-        current = generation.read(self.settings.store)
+        current = self._read_generation()
         if current == self._generation:
             return False
         with self._refresh_lock:
-            if current == self._generation or writer_busy(self.settings.store):
+            if current == self._generation:
                 return False
-            self.store = self._open_store(fresh=True)
+            if self.settings.chroma_url:
+                # The server always answers with its latest state; the file states cached
+                # here may predate the other client's write.
+                self.store.forget_files()
+            elif writer_busy(self.settings.store):
+                return False
+            else:
+                self.store = self._open_store(fresh=True)
             self._retriever = None
             self._generation = current
         return True
@@ -161,11 +181,14 @@ class Assistant:
             raise self.read_only
         try:
             with writer_lock(self.settings.store):
-                if generation.read(self.settings.store) != self._generation:
+                if self._read_generation() != self._generation:
                     # Another process wrote since we opened it: write on a fresh view.
-                    self.store = self._open_store(fresh=True)
+                    if self.settings.chroma_url:
+                        self.store.forget_files()
+                    else:
+                        self.store = self._open_store(fresh=True)
                     self._retriever = None
-                    self._generation = generation.read(self.settings.store)
+                    self._generation = self._read_generation()
                 # A lexical index behind the store (a killed sync, an older version, another
                 # client of a Chroma server) is brought up to date first.
                 caught_up = self.store.catch_up()
@@ -173,7 +196,7 @@ class Assistant:
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
                 if report.changed or caught_up:
-                    self._generation = generation.bump(self.settings.store)
+                    self._generation = self._bump_generation()
         except Exception as exc:
             if self.settings.chroma_url or isinstance(exc, StoreLocked):
                 raise

@@ -31,11 +31,8 @@ LANGS = ["en", "fr"]
 
 texts = st.lists(st.sampled_from(WORDS), min_size=0, max_size=12).map(" ".join)
 files = st.sampled_from(["a.txt", "b.txt", "c/d.txt", "e.txt"])
-ops = st.lists(
-    st.tuples(files, st.one_of(st.none(), st.lists(st.tuples(texts, st.sampled_from(LANGS)), min_size=1, max_size=4))),
-    min_size=1,
-    max_size=8,
-)  # fmt: skip
+parts = st.lists(st.tuples(texts, st.sampled_from(LANGS)), min_size=1, max_size=4)
+ops = st.lists(st.tuples(files, st.one_of(st.none(), parts)), min_size=1, max_size=8)
 
 
 def chunks_of(source: str, version: int, parts: list[tuple[str, str]]) -> list[Chunk]:

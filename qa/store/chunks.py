@@ -17,11 +17,13 @@ import numpy as np
 
 from qa.ingest.document import Document
 from qa.schema import Chunk
+from qa.store import generation
 from qa.store.lexical import LexicalIndex, Mirrored
 from qa.store.manifest import Manifest
 from qa.store.records import chunk_of, metadata_of
 
 _BATCH = 1000
+GENERATION_KEY = "qa_generation"  # the change token, in the collection's metadata
 _PAGE = 5000  # records per collection.get page
 
 
@@ -71,6 +73,23 @@ class ChunkStore:
         self._lexical_path = lexical
         self._lexical: LexicalIndex | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def remote_generation(self) -> str:
+        """The change token kept in the collection's metadata (Chroma server mode)."""
+        meta = self._client.get_collection(self.name).metadata or {}
+        return str(meta.get(GENERATION_KEY, generation.MISSING))
+
+    def bump_remote_generation(self) -> str:
+        """Write a new change token into the collection's metadata; returns it."""
+        token = generation.new_token()
+        meta = dict(self._client.get_collection(self.name).metadata or {})
+        self.collection.modify(metadata=meta | {GENERATION_KEY: token})
+        return token
+
+    def forget_files(self) -> None:
+        """Drop the cached file states (they are read from Chroma again when next needed)."""
+        if self.manifest is not None:
+            self.manifest.invalidate()
 
     @property
     def lexical(self) -> LexicalIndex:
