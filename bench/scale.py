@@ -89,7 +89,7 @@ def cold_asks(folder: Path, qs: list[str]) -> dict[str, Any]:
     }
 
 
-def warm(folder: Path, qs: list[str]) -> dict[str, Any]:
+def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     """(child process) open the assistant, warm up, time ``ask`` per question."""
     import qa
 
@@ -100,6 +100,12 @@ def warm(folder: Path, qs: list[str]) -> dict[str, Any]:
     for q in qs[1 : WARMUP + 1]:
         assistant.ask(q)
     times = [timed(lambda q=q: assistant.ask(q))[0] for q in qs[WARMUP + 1 :]]
+    # What grows with the store: retrieval alone (query embedding, Chroma's HNSW, the lexical
+    # index, fetching the kept chunks), and the query embedding it includes.
+    retriever = assistant.retriever
+    retrieval = [timed(lambda q=q: retriever.retrieve(q))[0] for q in qs[WARMUP + 1 :]]
+    embed = [timed(lambda q=q: assistant.embedder.embed_query([q]))[0] for q in qs[WARMUP + 1 :]]
+    resync_warm = one_edit_warm(assistant, folder, sentence_pool(limit=300 if smoke else None))
     return {
         "chunks": assistant.store.count(),
         "embedder": assistant.embedder.name,
@@ -108,28 +114,56 @@ def warm(folder: Path, qs: list[str]) -> dict[str, Any]:
         "warm_questions": len(times),
         "warm_p50_ms": 1000 * percentile(times, 50),
         "warm_p95_ms": 1000 * percentile(times, 95),
+        "retrieval_p50_ms": 1000 * percentile(retrieval, 50),
+        "retrieval_p95_ms": 1000 * percentile(retrieval, 95),
+        "query_embed_p50_ms": 1000 * percentile(embed, 50),
+        "resync_warm_s": resync_warm,
     }
 
 
-def one_edit(folder: Path, pool: list[str]) -> dict[str, Any]:
-    """Rewrite the last chunk of one file, time ``qa index``; then put the file back."""
+def edited(folder: Path, pool: list[str]) -> tuple[Path, bytes, str]:
+    """The file one edit rewrites, its bytes, and its text with the last chunk replaced."""
     files = sorted((folder / "corpus").rglob("*.txt"))
     path = files[len(files) // 2]
     original = path.read_bytes()
     lines = original.decode("utf-8").split("\n")
     rng = random.Random(len(files))
     lines[-2] = " ".join(pool[rng.randrange(len(pool))] for _ in range(7))
+    return path, original, "\n".join(lines)
+
+
+def put_back(path: Path, original: bytes) -> None:
+    path.write_bytes(original)
+    os.utime(path, ns=(time.time_ns(), time.time_ns()))
+
+
+def one_edit(folder: Path, pool: list[str]) -> dict[str, Any]:
+    """Rewrite the last chunk of one file, time ``qa index`` (a fresh process: interpreter,
+    imports, store open, sync); then put the file back."""
+    path, original, text = edited(folder, pool)
     index = qa_command(folder, "index", str(folder / "corpus"), "--json")
     try:
-        path.write_text("\n".join(lines), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         seconds, _, out = run_timed(index)
         sync = json.loads(out)
     finally:
-        path.write_bytes(original)
-        os.utime(path, ns=(time.time_ns(), time.time_ns()))
+        put_back(path, original)
         run_timed(index)
     return {"resync_s": seconds, "resync_updated": sync["updated"],
             "resync_chunks_embedded": sync["chunks_embedded"]}  # fmt: skip
+
+
+def one_edit_warm(assistant: Any, folder: Path, pool: list[str]) -> float:
+    """The same edit synced by a process that has the store open (``qa serve``, the API)."""
+    path, original, text = edited(folder, pool)
+    try:
+        path.write_text(text, encoding="utf-8")
+        seconds, report = timed(assistant.sync)
+        assert report.updated == [path.relative_to(folder / "corpus").as_posix()], report
+    finally:
+        put_back(path, original)
+        assistant.sync()
+    return float(seconds)
 
 
 def disk_mb(folder: Path) -> float:
@@ -153,7 +187,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res |= cold_asks(folder, qs[::-1])
     child = [sys.executable, __file__, "--chunks", str(args.chunks), "--warm", str(folder),
              "--questions", str(args.questions)] + (["--smoke"] if args.smoke else [])  # fmt: skip
-    done = subprocess.run(child, capture_output=True, text=True, check=True)
+    done = subprocess.run(child, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the warm measure failed:\n{done.stderr[-3000:]}")
     res |= json.loads(done.stdout.strip().splitlines()[-1])
     res |= one_edit(folder, pool)
     res["disk_mb"] = disk_mb(folder / "store")
@@ -182,7 +218,7 @@ def main() -> int:
         args.questions = min(args.questions, 10)
     if args.warm:
         qs = questions(WARMUP + 1 + args.questions)
-        print(json.dumps(warm(args.warm, qs)))
+        print(json.dumps(warm(args.warm, qs, args.smoke)))
         return 0
     res = run(args)
     header = ["chunks", "cold qa ask median s", "warm p50 ms", "warm p95 ms",

@@ -19,6 +19,7 @@ from qa import lang as languages
 from qa.schema import Chunk
 from qa.store.lexical import LexicalIndex, Mirrored, encode
 from qa.text import TermStats, terms_of
+from tests.conftest import MakeStore
 
 # Words that stem, stop and fold differently: stopwords, plurals, accents, non-Latin scripts,
 # digits, underscores and a ligature (NFKD turns it into two letters).
@@ -135,3 +136,27 @@ def test_encoding_is_one_fts5_token_and_reversible(term: str) -> None:
         assert bytes.fromhex(token[1:]).decode("utf-8", "surrogatepass") == term
     else:
         assert token == term
+
+
+def test_a_damaged_index_is_moved_aside_and_rebuilt_from_chroma(
+    tmp_path: Path, make_store: MakeStore
+) -> None:
+    """The lexical index is derived from Chroma: a damaged file costs a rebuild, not an error."""
+    from qa.embed import HashingEmbedder
+    from qa.ingest import Chunker
+    from qa.retrieve import HybridRetriever
+    from qa.sync import sync_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The harbour cranes were rebuilt after the storm.\n", "utf-8")
+    embedder = HashingEmbedder()
+    lexical = tmp_path / "lexical" / "index.sqlite"
+    store = make_store(corpus, embedder, lexical=lexical)
+    sync_corpus(corpus, store, embedder, Chunker(200, 40))
+    lexical.write_bytes(b"not a database at all" * 100)
+    again = make_store(corpus, embedder, lexical=lexical)
+    assert again.catch_up() == 1
+    hits = HybridRetriever(again, embedder, top_k=3).sparse("harbour cranes", 5, "en")
+    assert len(hits) == 1
+    assert list(lexical.parent.glob("index.sqlite.damaged-*"))

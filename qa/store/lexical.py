@@ -29,6 +29,7 @@ import math
 import re
 import sqlite3
 import threading
+import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -95,12 +96,24 @@ class LexicalIndex:
         self.path = path
         self.key = key
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._open()
+        except sqlite3.DatabaseError:
+            # Damaged (not a database, malformed): it is derived from Chroma, so it is moved
+            # aside and rebuilt by the next catch-up.
+            for suffix in ("", "-wal", "-shm"):
+                part = path.with_name(path.name + suffix)
+                if part.exists():
+                    part.rename(part.with_name(f"{part.name}.damaged-{time.time_ns()}"))
+            self._open()
+
+    def _open(self) -> None:
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
             row = db.execute("SELECT collection FROM stamp WHERE id = 0").fetchone()
-            if row is not None and row[0] != key:  # a collection of the same name, remade
+            if row is not None and row[0] != self.key:  # a collection of this name, remade
                 self._clear(db)
-            db.execute("INSERT OR REPLACE INTO stamp VALUES (0, ?)", (key,))
+            db.execute("INSERT OR REPLACE INTO stamp VALUES (0, ?)", (self.key,))
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
