@@ -255,7 +255,8 @@ def _embed_and_store(
             (f, state, chunks, existed), vectors = waiting.pop(0)
             ready.append((f, state, chunks, existed, np.stack(vectors)))
             base += 1
-        store.put_files([(state, chunks, vectors) for _, state, chunks, _, vectors in ready])
+        if ready:
+            store.put_files([(state, chunks, vectors) for _, state, chunks, _, vectors in ready])
         for f, _, chunks, existed, _ in ready:
             report.chunks_embedded += len(chunks)
             (report.updated if existed else report.added).append(f.source)

@@ -218,11 +218,11 @@ class ChunkStore:
         A sync killed before step 3 leaves a file that the next sync sees as changed, so it
         is redone; queries in between see old and new chunks, never a half-replaced file.
         """
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
         items = [item for item in items if item[1]]
         if not items:
             return
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
         before = self.count()
         old_ids = self._ids_by_source([state.source for state, _, _ in items])
         nodes = []
