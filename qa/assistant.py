@@ -29,6 +29,7 @@ from qa.settings import Settings
 from qa.store import ChunkStore, FileState, collection_name, generation, open_client, reopen_client
 from qa.store.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
 from qa.store.lock import StoreLocked, writer_busy, writer_lock
+from qa.store.mirror import catch_up
 from qa.sync import SyncReport, sync_corpus
 from qa.text import TermStats
 
@@ -191,7 +192,7 @@ class Assistant:
                     self._generation = self._read_generation()
                 # A lexical index behind the store (a killed sync, an older version, another
                 # client of a Chroma server) is brought up to date first.
-                caught_up = self.store.catch_up()
+                caught_up = catch_up(self.store)
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
@@ -216,7 +217,7 @@ class Assistant:
             if not writer_busy(self.settings.store):
                 # Cheap when the lexical index is current (two file lists compared); a sync
                 # at work does it itself.
-                self.store.catch_up()
+                catch_up(self.store)
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
             self.evidence.term_stats = self._retriever.term_stats
             if self.evidence.corpus_languages != self._retriever.corpus_languages:

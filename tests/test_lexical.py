@@ -145,6 +145,7 @@ def test_a_damaged_index_is_moved_aside_and_rebuilt_from_chroma(
     from qa.embed import HashingEmbedder
     from qa.ingest import Chunker
     from qa.retrieve import HybridRetriever
+    from qa.store.mirror import catch_up
     from qa.sync import sync_corpus
 
     corpus = tmp_path / "corpus"
@@ -156,7 +157,7 @@ def test_a_damaged_index_is_moved_aside_and_rebuilt_from_chroma(
     sync_corpus(corpus, store, embedder, Chunker(200, 40))
     lexical.write_bytes(b"not a database at all" * 100)
     again = make_store(corpus, embedder, lexical=lexical)
-    assert again.catch_up() == 1
+    assert catch_up(again) == 1
     hits = HybridRetriever(again, embedder, top_k=3).sparse("harbour cranes", 5, "en")
     assert len(hits) == 1
     assert list(lexical.parent.glob("index.sqlite.damaged-*"))

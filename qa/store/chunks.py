@@ -103,35 +103,6 @@ class ChunkStore:
             self._lexical = LexicalIndex(path, key=str(self.collection.id))
         return self._lexical
 
-    def catch_up(self) -> int:
-        """Bring the lexical index in line with the store: the files whose state it does not
-        mirror (written by an older version, by a sync that was killed, or by another client
-        of a Chroma server) are indexed again from their chunks in Chroma, files no longer
-        stored are dropped. Returns how many files changed; nothing is read when none did."""
-        stored = self.files()
-        mirrored = self.lexical.files()
-        gone = sorted(set(mirrored) - set(stored))
-        stale = sorted(
-            source
-            for source, state in stored.items()
-            if mirrored.get(source) != Mirrored(state.file_hash, state.chunks)
-        )
-        self.lexical.delete_files(gone)
-        for batch in _batches(stale, 200):
-            got = self._get_all(
-                where={"source": {"$in": list(batch)}}, include=["documents", "metadatas"]
-            )
-            by_source: dict[str, list[Chunk]] = {source: [] for source in batch}
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                by_source[str(meta["source"])].append(chunk_of(cid, doc, meta))
-            self.lexical.replace_files(
-                [
-                    (source, Mirrored(stored[source].file_hash, stored[source].chunks), chunks)
-                    for source, chunks in by_source.items()
-                ]
-            )
-        return len(gone) + len(stale)
-
     def siblings(self) -> list[str]:
         """Embedder names of the other collections of the same corpus in this client."""
         prefix = "-".join(self.name.split("-", 2)[:2]) + "-"  # qa-<corpus key>-
@@ -378,6 +349,16 @@ class ChunkStore:
             if len(page["ids"]) < _PAGE:
                 return
             offset += _PAGE
+
+    def chunks_of_files(self, sources: Sequence[str]) -> dict[str, list[Chunk]]:
+        """Every stored chunk of each of ``sources`` (texts and metadata, no vectors)."""
+        out: dict[str, list[Chunk]] = {source: [] for source in sources}
+        for batch in _batches(list(sources), 500):
+            where: Any = {"source": {"$in": list(batch)}}
+            got = self._get_all(where=where, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                out[str(meta["source"])].append(chunk_of(cid, doc, meta))
+        return out
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (ids not in the store are left out)."""
