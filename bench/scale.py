@@ -198,7 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def summary(res: dict[str, Any]) -> str:
     return (
-        f"scale: {res['chunks']} chunks; cold qa ask median {res['cold_ask_median_s']:.2f} s; "
+        f"scale: {res['chunks_requested']} chunks; "
+        f"cold qa ask median {res['cold_ask_median_s']:.2f} s; "
         f"warm ask p50 {res['warm_p50_ms']:.1f} ms; p95 {res['warm_p95_ms']:.1f} ms; "
         f"peak RSS {res['cold_peak_rss_mb']:.0f} MiB; one-edit resync {res['resync_s']:.2f} s; "
         f"disk {res['disk_mb']:.0f} MiB"

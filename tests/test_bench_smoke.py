@@ -121,4 +121,4 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     ), last
     result = json.loads((tmp_path / "scale-smoke.json").read_text(encoding="utf-8"))
     assert result["resync_updated"] and result["resync_chunks_embedded"] >= 1
-    assert result["chunks"] == 300 and result["disk_mb"] > 0
+    assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks
