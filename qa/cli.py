@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 EXIT_LOCKED = 3  # another process is writing to the store
 EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
 EXIT_UNWRITABLE = 5  # the store's disk is full, or the store is read-only
+SWITCH_WAIT_S = 0.5  # a rebuild's switch (renames in one folder) is over by then
 FOLDER_HELP = "corpus folder (default: the folder last given to qa, else the project's seeds/)"
 
 
@@ -64,6 +65,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print(f"qa: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _swapped_under_us(args: argparse.Namespace, folder: Path | None, exc: Exception) -> bool:
+    """Whether a Chroma error while opening the embedded store came from a rebuild switching
+    its index in meanwhile (it holds the writer lock). If so, this process's Chroma system on
+    the store is dropped and, after a moment for the switch to finish, True is returned."""
+    import time
+
+    from qa.store import close_client
+    from qa.store.lock import writer_busy
+
+    if not type(exc).__module__.startswith("chromadb"):
+        return False
+    settings = _settings(args, folder)
+    if settings.chroma_url or not writer_busy(settings.store):
+        return False
+    with contextlib.suppress(Exception):  # its files moved: stopping it may fail too
+        close_client(settings.store)
+    time.sleep(SWITCH_WAIT_S)
+    return True
 
 
 def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
@@ -239,11 +260,19 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
     from qa.store.health import StoreUnwritable
     from qa.store.lock import StoreLocked
 
-    assistant = _build(args, folder)
+    try:
+        assistant = _build(args, folder)
+        note = None if assistant.read_only is not None else assistant.first_index_note()
+    except Exception as exc:
+        if not _swapped_under_us(args, folder, exc):
+            raise
+        # ``qa index --rebuild`` switched its new index in while this one was being opened:
+        # open the store again, on a fresh Chroma system.
+        assistant = _build(args, folder)
+        note = None if assistant.read_only is not None else assistant.first_index_note()
     if assistant.read_only is not None:
         _print(f"qa: note: {assistant.read_only}", file=sys.stderr)
         return assistant
-    note = assistant.first_index_note()
     if note:
         _print(f"qa: {note}", file=sys.stderr, flush=True)
         progress = sys.stderr.isatty()
