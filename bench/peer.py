@@ -59,8 +59,15 @@ def load_questions(folder: Path, name: str, limit: int | None, seed: int) -> lis
     return rows
 
 
-def ours(docs: Path, cache: Path, rows: list[dict[str, Any]], docs_prefix: str) -> dict[str, Any]:
-    """Our assistant: hybrid retrieval + extractive answerer."""
+def ours(
+    docs: Path,
+    cache: Path,
+    rows: list[dict[str, Any]],
+    docs_prefix: str,
+    answers: Path | None = None,
+) -> dict[str, Any]:
+    """Our assistant: hybrid retrieval + extractive answerer (each answer written to
+    ``answers`` as a JSON line when given: text, citations, passages; for before/after diffs)."""
     started = time.perf_counter()
     assistant = qa.Assistant.from_folder(docs, store=cache / "ours", progress=True)
     index_s = time.perf_counter() - started
@@ -71,9 +78,18 @@ def ours(docs: Path, cache: Path, rows: list[dict[str, Any]], docs_prefix: str) 
     scores_unans: list[float] = []
     abstain_right = abstain_wrong = unans_total = 0
     started = time.perf_counter()
+    written = answers.open("w", encoding="utf-8") if answers else None
     for row in rows:
         gold = row["source_file"].removeprefix(docs_prefix)
         answer = assistant.ask(row["question"])
+        if written is not None:
+            record = {
+                "question": row["question"],
+                "text": answer.text,
+                "citations": [c.to_dict() for c in answer.citations],
+                "passages": [[p.chunk.id, round(p.score, 6)] for p in answer.passages],
+            }
+            written.write(json.dumps(record, ensure_ascii=False) + "\n")
         answerable = row.get("answerable", True)
         confidence = getattr(answer, "confidence", None) or 0.0  # absent before 7c9cdbf+1
         (scores_ans if answerable else scores_unans).append(confidence)
@@ -93,6 +109,8 @@ def ours(docs: Path, cache: Path, rows: list[dict[str, Any]], docs_prefix: str) 
         m["answer"].append(short_enough(answer.text) and contains_gold(answer.text, row["answers"]))
         m["cited"].append(gold in {c.source for c in answer.citations})
         m["verbatim"].append(all(_verbatim(docs, c) for c in answer.citations))
+    if written is not None:
+        written.close()
     result = {k: float(np.mean(v)) if v else None for k, v in m.items()}
     result |= {"index_s": round(index_s, 1), "answer_s": round(time.perf_counter() - started, 1)}
     result["answered"] = len(m["answer"])
@@ -176,6 +194,7 @@ def main() -> None:
     parser.add_argument("--skip-stock", action="store_true")
     parser.add_argument("--label", default="", help="tag for this run (e.g. before/after)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--answers", type=Path, help="also write each answer here (JSON lines)")
     args = parser.parse_args()
 
     folder = args.data / FOLDERS.get(args.set, args.set)
@@ -190,7 +209,7 @@ def main() -> None:
         "unanswerable": sum(not r.get("answerable", True) for r in rows),
         "seed": args.seed,
         "label": args.label,
-        "ours": ours(folder / docs_name, cache, rows, prefix),
+        "ours": ours(folder / docs_name, cache, rows, prefix, args.answers),
     }
     if not args.skip_stock:
         result["stock"] = stock(folder / docs_name, cache, rows, prefix)

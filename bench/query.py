@@ -70,6 +70,7 @@ def build(n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray) -> 
     import qa
     from qa.schema import Chunk
     from qa.store import FileState
+    from qa.sync import read_fingerprint
 
     done = folder / "built.json"
     if done.exists():
@@ -112,7 +113,9 @@ def build(n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray) -> 
             mean = vectors[picks].mean(axis=0)
             vecs.append(mean / np.linalg.norm(mean))
         st = path.stat()
-        state = FileState(source, file_hash, st.st_size, st.st_mtime_ns, "bench", len(chunks))
+        # The real chunker's fingerprint: a later ``qa index`` re-reads only what changed.
+        fingerprint = read_fingerprint(assistant.chunker, source)
+        state = FileState(source, file_hash, st.st_size, st.st_mtime_ns, fingerprint, len(chunks))
         batch.append((state, chunks, np.stack(vecs)))
         made += len(chunks)
         if sum(len(c) for _, c, _ in batch) >= 2000 or made >= n_chunks:

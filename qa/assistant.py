@@ -11,11 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qa import generation
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
-from qa.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
 from qa.ingest import (
     Chunker,
     Document,
@@ -25,11 +23,13 @@ from qa.ingest import (
     reader_for,
     scan_corpus,
 )
-from qa.lock import StoreLocked, writer_busy, writer_lock
 from qa.retrieve import HybridRetriever
 from qa.schema import Answer, Passage
 from qa.settings import Settings
-from qa.store import ChunkStore, FileState, collection_name, open_client, reopen_client
+from qa.store import ChunkStore, FileState, collection_name, generation, open_client, reopen_client
+from qa.store.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
+from qa.store.lock import StoreLocked, writer_busy, writer_lock
+from qa.store.mirror import catch_up
 from qa.sync import SyncReport, sync_corpus
 from qa.text import TermStats
 
@@ -62,8 +62,8 @@ class Assistant:
                 shutil.copytree(self.settings.store, store_dir, symlinks=True)
         self._store_dir = store_dir
         self._refresh_lock = threading.Lock()
-        self._generation = generation.read(self.settings.store)
         self.store = self._open_store(fresh=False)
+        self._generation = self._read_generation()
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
         self.answerer: Answerer = create_answerer(
@@ -91,22 +91,43 @@ class Assistant:
             embedder_name=self.embedder.name,
             dim=self.embedder.dim,
             manifest=self._store_dir / "manifests" / f"{name}.sqlite",
+            lexical=self._store_dir / "lexical" / f"{name}.sqlite",
         )
 
+    def _read_generation(self) -> str:
+        """The store's change token: the marker file, or on a Chroma server the collection's
+        metadata (clients on other machines share no folder)."""
+        if self.settings.chroma_url:
+            return self.store.remote_generation()
+        return generation.read(self.settings.store)
+
+    def _bump_generation(self) -> str:
+        if self.settings.chroma_url:
+            return self.store.bump_remote_generation()
+        return generation.bump(self.settings.store)
+
     def refresh(self) -> bool:
-        """Follow a change another process made to the store (``qa.generation``): when its
+        """Follow a change another process made to the store (``qa.store.generation``): when its
         marker moved and no writer holds the lock, open the store afresh and drop the
         retriever; while a writer is at work, keep answering from the view we have. True when
-        the view was renewed. Cheap when nothing changed: one small file read."""
+        the view was renewed. Cheap when nothing changed: one small file read (one request to
+        a Chroma server)."""
         if self.read_only is not None:
             return False
-        current = generation.read(self.settings.store)
+        current = self._read_generation()
         if current == self._generation:
             return False
         with self._refresh_lock:
-            if current == self._generation or writer_busy(self.settings.store):
+            if current == self._generation:
                 return False
-            self.store = self._open_store(fresh=True)
+            if self.settings.chroma_url:
+                # The server always answers with its latest state; the file states cached
+                # here may predate the other client's write.
+                self.store.forget_files()
+            elif writer_busy(self.settings.store):
+                return False
+            else:
+                self.store = self._open_store(fresh=True)
             self._retriever = None
             self._generation = current
         return True
@@ -153,24 +174,30 @@ class Assistant:
     def sync(self, *, progress: bool = False) -> SyncReport:
         """Index new and edited files, drop deleted ones; unchanged files cost nothing.
 
-        Holds the store's writer lock throughout: raises ``qa.lock.StoreLocked`` at once when
-        another process is syncing the same store, and ``qa.health.StoreUnwritable`` when the
+        Holds the store's writer lock throughout: raises ``qa.store.lock.StoreLocked`` at once when
+        another process is syncing the same store, and ``qa.store.health.StoreUnwritable`` when the
         store's disk is full or the store is read-only (the index is left as it was).
         """
         if self.read_only is not None:
             raise self.read_only
         try:
             with writer_lock(self.settings.store):
-                if generation.read(self.settings.store) != self._generation:
+                if self._read_generation() != self._generation:
                     # Another process wrote since we opened it: write on a fresh view.
-                    self.store = self._open_store(fresh=True)
+                    if self.settings.chroma_url:
+                        self.store.forget_files()
+                    else:
+                        self.store = self._open_store(fresh=True)
                     self._retriever = None
-                    self._generation = generation.read(self.settings.store)
+                    self._generation = self._read_generation()
+                # A lexical index behind the store (a killed sync, an older version, another
+                # client of a Chroma server) is brought up to date first.
+                caught_up = catch_up(self.store)
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
-                if report.changed:
-                    self._generation = generation.bump(self.settings.store)
+                if report.changed or caught_up:
+                    self._generation = self._bump_generation()
         except Exception as exc:
             if self.settings.chroma_url or isinstance(exc, StoreLocked):
                 raise
@@ -178,7 +205,7 @@ class Assistant:
             if problem is not None:
                 raise problem from exc
             raise
-        if report.changed:
+        if report.changed or caught_up:
             self._retriever = None
         self.last_sync = report
         return report
@@ -187,6 +214,10 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever over the current store content (rebuilt after changes)."""
         if self._retriever is None:
+            if not writer_busy(self.settings.store):
+                # Cheap when the lexical index is current (two file lists compared); a sync
+                # at work does it itself.
+                catch_up(self.store)
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
             self.evidence.term_stats = self._retriever.term_stats
             if self.evidence.corpus_languages != self._retriever.corpus_languages:

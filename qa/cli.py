@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 EXIT_LOCKED = 3  # another process is writing to the store
 EXIT_DAMAGED = 4  # the store is damaged: `qa index --rebuild`
 EXIT_UNWRITABLE = 5  # the store's disk is full, or the store is read-only
+SWITCH_WAIT_S = 0.5  # a rebuild's switch (renames in one folder) is over by then
 FOLDER_HELP = "corpus folder (default: the folder last given to qa, else the project's seeds/)"
 
 
@@ -32,9 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
-    from qa.health import StoreDamaged, StoreUnwritable
-    from qa.lock import StoreLocked
     from qa.settings import settings_problem
+    from qa.store.health import StoreDamaged, StoreUnwritable
+    from qa.store.lock import StoreLocked
 
     try:
         with _local_llm(args):
@@ -66,12 +67,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _swapped_under_us(args: argparse.Namespace, folder: Path | None, exc: Exception) -> bool:
+    """Whether a Chroma error while opening the embedded store came from a rebuild switching
+    its index in meanwhile (it holds the writer lock). If so, this process's Chroma system on
+    the store is dropped and, after a moment for the switch to finish, True is returned."""
+    import time
+
+    from qa.store import close_client
+    from qa.store.lock import writer_busy
+
+    if not type(exc).__module__.startswith("chromadb"):
+        return False
+    settings = _settings(args, folder)
+    if settings.chroma_url or not writer_busy(settings.store):
+        return False
+    with contextlib.suppress(Exception):  # its files moved: stopping it may fail too
+        close_client(settings.store)
+    time.sleep(SWITCH_WAIT_S)
+    return True
+
+
 def _store_damage(args: argparse.Namespace, exc: Exception) -> Exception | None:
     """After Chroma or SQLite failed: a ``StoreUnwritable`` when the store's disk is full or
     it is read-only, else probe the embedded store: a ``StoreDamaged`` if it is damaged."""
     import sqlite3
 
-    from qa import health
+    from qa.store import health
 
     if not (isinstance(exc, sqlite3.DatabaseError) or type(exc).__module__.startswith("chromadb")):
         return None
@@ -236,14 +257,22 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
 
     While another process is writing to the store, it answers from the index as it is.
     """
-    from qa.health import StoreUnwritable
-    from qa.lock import StoreLocked
+    from qa.store.health import StoreUnwritable
+    from qa.store.lock import StoreLocked
 
-    assistant = _build(args, folder)
+    try:
+        assistant = _build(args, folder)
+        note = None if assistant.read_only is not None else assistant.first_index_note()
+    except Exception as exc:
+        if not _swapped_under_us(args, folder, exc):
+            raise
+        # ``qa index --rebuild`` switched its new index in while this one was being opened:
+        # open the store again, on a fresh Chroma system.
+        assistant = _build(args, folder)
+        note = None if assistant.read_only is not None else assistant.first_index_note()
     if assistant.read_only is not None:
         _print(f"qa: note: {assistant.read_only}", file=sys.stderr)
         return assistant
-    note = assistant.first_index_note()
     if note:
         _print(f"qa: {note}", file=sys.stderr, flush=True)
         progress = sys.stderr.isatty()
@@ -261,8 +290,8 @@ def _assistant(args: argparse.Namespace, folder: Path | None, *, progress: bool)
 
 
 def _index(args: argparse.Namespace) -> int:
-    from qa import health
-    from qa.lock import writer_lock
+    from qa.store import health
+    from qa.store.lock import writer_lock
 
     if args.folder and args.folder_option and args.folder != args.folder_option:
         raise ValueError("give the folder once: as FOLDER or as --folder")
@@ -304,8 +333,7 @@ def _rebuild(settings: qa.Settings) -> tuple[SyncReport, Assistant]:
     """``qa index --rebuild`` (the caller holds the writer lock): index anew in a folder beside
     the store, then switch it in and bump the store's change marker. Until the switch, other
     processes answer from the old index (or say it is damaged), never from a half-built one."""
-    from qa import generation, health
-    from qa.store import close_client
+    from qa.store import close_client, generation, health
 
     built = settings.store / f".rebuild-{os.getpid()}"
     shutil.rmtree(built, ignore_errors=True)

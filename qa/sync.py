@@ -21,12 +21,15 @@ from qa.ingest import (
     reader_for,
     scan_corpus,
 )
+from qa.ingest.background import ReadAhead
+from qa.ingest.progress import EmbedProgress
 from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
 from qa.text import printable, sentence_spans
 
-EMBED_BATCH = 64
+EMBED_BATCH = 64  # texts per embedding call, unless the embedder says (``texts_per_call``)
+READ_AHEAD = 16  # files read and chunked ahead of the embedding
 PAGE_BAR_FROM = 50  # documents with this many pages show a reading progress bar
 
 
@@ -99,12 +102,14 @@ class DocumentInfo:
 def sync_corpus(
     root: Path, store: ChunkStore, embedder: Embedder, chunker: Chunker, *, progress: bool = False
 ) -> SyncReport:
-    """Bring ``store`` in line with the files under ``root``; returns what changed."""
+    """Bring ``store`` in line with the files under ``root``; returns what changed.
+
+    A pipeline: a background thread reads and chunks the changed files while the main thread
+    embeds the chunks read so far, and each file is stored once all its chunks are embedded."""
     files, skipped = scan_corpus(root)
     report = SyncReport(skipped=list(skipped))
     indexed = store.files()
-    pending: list[tuple[CorpusFile, FileState, list[Chunk], bool]] = []
-    touched: list[FileState] = []
+    candidates: list[tuple[CorpusFile, str]] = []
     for f in files:
         known = indexed.get(f.source)
         fingerprint = read_fingerprint(chunker, f.source)
@@ -114,7 +119,40 @@ def sync_corpus(
             fingerprint,
         ):
             report.unchanged.append(f.source)
-            continue
+        else:
+            candidates.append((f, fingerprint))
+    touched: list[FileState] = []
+    reading = _read_and_chunk(candidates, indexed, store, chunker, report, touched, progress)
+    with (
+        ReadAhead(reading, depth=READ_AHEAD) as pending,
+        EmbedProgress(sum(f.size for f, _ in candidates), enabled=progress) as bar,
+    ):
+        _embed_and_store(pending, store, embedder, report, bar)
+    store.touch_files(touched)
+
+    on_disk = {f.source for f in files} - {s.source for s in report.skipped}
+    report.removed = sorted(set(indexed) - on_disk)
+    store.delete_files(report.removed)
+    store.prune_documents()
+    return report
+
+
+Pending = tuple[CorpusFile, FileState, list[Chunk], bool]  # file, state, chunks, was indexed
+
+
+def _read_and_chunk(
+    candidates: list[tuple[CorpusFile, str]],
+    indexed: dict[str, FileState],
+    store: ChunkStore,
+    chunker: Chunker,
+    report: SyncReport,
+    touched: list[FileState],
+    progress: bool,
+) -> Iterator[Pending]:
+    """Read each candidate file; yield the ones whose content changed, chunked. Unchanged
+    content (only touched) and unreadable files are recorded on the way."""
+    for f, fingerprint in candidates:
+        known = indexed.get(f.source)
         try:
             with _page_bar(f.source, progress) as on_page:
                 doc = read_document(f.path, on_page)
@@ -138,16 +176,7 @@ def sync_corpus(
             continue
         store.put_document(f.source, doc)  # before its chunks: every chunk has its text
         report.read[f.source] = DocumentInfo(doc.format, doc.page_count, len(doc.text))
-        pending.append((f, state, chunks, known is not None))
-
-    store.touch_files(touched)
-    _embed_and_store(pending, store, embedder, report, progress)
-
-    on_disk = {f.source for f in files} - {s.source for s in report.skipped}
-    report.removed = sorted(set(indexed) - on_disk)
-    store.delete_files(report.removed)
-    store.prune_documents()
-    return report
+        yield f, state, chunks, known is not None
 
 
 @contextmanager
@@ -198,39 +227,46 @@ def with_sentences(chunk: Chunk) -> Chunk:
 
 
 def _embed_and_store(
-    pending: list[tuple[CorpusFile, FileState, list[Chunk], bool]],
+    pending: Iterator[Pending],
     store: ChunkStore,
     embedder: Embedder,
     report: SyncReport,
-    progress: bool,
+    bar: EmbedProgress,
 ) -> None:
-    """Embed all new chunks in fixed-size batches across files; store each file once complete."""
+    """Embed the chunks of the files as they come, in batches across files (as many texts
+    per call as the embedder takes: ``texts_per_call``); store each file once complete."""
     import numpy as np
-    from tqdm import tqdm
 
-    queue = [(n, chunk) for n, (_, _, chunks, _) in enumerate(pending) for chunk in chunks]
-    vectors: dict[int, list[np.ndarray]] = {n: [] for n in range(len(pending))}
-    next_file = 0
-    with tqdm(
-        total=len(queue),
-        unit="chunk",
-        desc="embedding",
-        disable=not progress or not queue,
-        file=sys.stderr,
-    ) as bar:
-        for i in range(0, len(queue), EMBED_BATCH):
-            batch = queue[i : i + EMBED_BATCH]
-            for (n, _), vector in zip(
-                batch, embedder.embed_documents([c.text for _, c in batch]), strict=True
-            ):
-                vectors[n].append(vector)
-            bar.update(len(batch))
-            done_upto = batch[-1][0] if i + EMBED_BATCH < len(queue) else len(pending) - 1
-            ready: list[tuple[FileState, list[Chunk], np.ndarray]] = []
-            while next_file <= done_upto and len(vectors[next_file]) == len(pending[next_file][2]):
-                f, state, chunks, existed = pending[next_file]
-                ready.append((state, chunks, np.stack(vectors.pop(next_file))))
-                report.chunks_embedded += len(chunks)
-                (report.updated if existed else report.added).append(f.source)
-                next_file += 1
-            store.put_files(ready)
+    per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
+    waiting: list[tuple[Pending, list[np.ndarray]]] = []  # files not complete yet, in order
+    batch: list[tuple[int, Chunk]] = []  # (position in ``waiting``, chunk)
+    base = 0  # files stored so far (positions in ``batch`` are offset by it)
+
+    def flush() -> None:
+        nonlocal base, batch
+        if batch:
+            texts = [c.text for _, c in batch]
+            for (n, _), vector in zip(batch, embedder.embed_documents(texts), strict=True):
+                waiting[n - base][1].append(vector)
+            bar.embedded(len(batch))
+            batch = []
+        ready = []
+        while waiting and len(waiting[0][1]) == len(waiting[0][0][2]):
+            (f, state, chunks, existed), vectors = waiting.pop(0)
+            ready.append((f, state, chunks, existed, np.stack(vectors)))
+            base += 1
+        if ready:
+            store.put_files([(state, chunks, vectors) for _, state, chunks, _, vectors in ready])
+        for f, _, chunks, existed, _ in ready:
+            report.chunks_embedded += len(chunks)
+            (report.updated if existed else report.added).append(f.source)
+
+    for item in pending:
+        bar.read(item[0].size, len(item[2]))
+        waiting.append((item, []))
+        n = base + len(waiting) - 1
+        for chunk in item[2]:
+            batch.append((n, chunk))
+            if len(batch) >= per_call:
+                flush()
+    flush()

@@ -142,13 +142,16 @@ MakeStore = Callable[..., ChunkStore]
 
 @pytest.fixture
 def make_store(tmp_path: Path) -> Iterator[MakeStore]:
-    """Factory: ``make_store(corpus, embedder, store_dir=None)`` → a fresh embedded ChunkStore.
+    """Factory: ``make_store(corpus, embedder, store_dir=None, lexical=None)`` → a fresh
+    embedded ChunkStore (its lexical index in the store folder, as the assistant keeps it).
 
     Every client it opened is closed at teardown.
     """
     clients: list[Any] = []
 
-    def make(corpus: Path, embedder: Embedder, store_dir: Path | None = None) -> ChunkStore:
+    def make(
+        corpus: Path, embedder: Embedder, store_dir: Path | None = None, lexical: Path | None = None
+    ) -> ChunkStore:
         folder = store_dir or tmp_path / "store"
         client = open_client(folder, None)
         clients.append(client)
@@ -159,6 +162,7 @@ def make_store(tmp_path: Path) -> Iterator[MakeStore]:
             embedder_name=embedder.name,
             dim=embedder.dim,
             manifest=folder / "manifests" / f"{name}.sqlite",
+            lexical=lexical or folder / "lexical" / f"{name}.sqlite",
         )
 
     yield make

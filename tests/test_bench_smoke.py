@@ -96,3 +96,29 @@ def test_measurement_bench_smoke(name: str, tmp_path: Path) -> None:
     result = json.loads((tmp_path / f"{name}-smoke.json").read_text(encoding="utf-8"))
     assert SMOKE_KEYS[name] <= result.keys()
     assert result["machine"]["cpus"] >= 1
+
+
+def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
+    """bench/scale.py on a tiny store: every measure runs, and the last line is the summary."""
+    import re
+
+    script = str(ROOT / "bench" / "scale.py")
+    done = subprocess.run(
+        [sys.executable, script, "--chunks", "300", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    number = r"\d+(?:\.\d+)?"
+    assert re.fullmatch(
+        rf"scale: 300 chunks; cold qa ask median {number} s; warm ask p50 {number} ms; "
+        rf"p95 {number} ms; peak RSS {number} MiB; one-edit resync {number} s; "
+        rf"disk {number} MiB",
+        last,
+    ), last
+    result = json.loads((tmp_path / "scale-smoke.json").read_text(encoding="utf-8"))
+    assert result["resync_updated"] and result["resync_chunks_embedded"] >= 1
+    assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks

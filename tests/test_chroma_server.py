@@ -87,3 +87,46 @@ def test_real_embedder_against_the_server(chroma_url: str, tmp_path: Path) -> No
     answer = a.ask("Which road could convoys from Gaziantep take into eastern Aleppo?")
     assert "Castello" in answer.text
     assert answer.citations[0].source == "002_85c3a7959f85f010.txt"
+
+
+def test_two_clients_one_writes_the_other_answers_what_was_written(
+    chroma_url: str, tmp_path: Path
+) -> None:
+    """Two machines share the server, each with its own store folder (manifest and lexical
+    index): B follows A's writes through the change token in the collection's metadata, even
+    an edit that leaves the number of chunks unchanged."""
+    from qa.store.lexical import LexicalIndex
+
+    corpus = seeds_copy(tmp_path)
+    embedder = HashingEmbedder()
+    writer = qa.Assistant.from_folder(
+        corpus, store=tmp_path / "a", chroma_url=chroma_url, embedder=embedder
+    )
+    reader = qa.Assistant.from_folder(
+        corpus, store=tmp_path / "b", chroma_url=chroma_url, embedder=embedder, sync=False
+    )
+    assert "ten hours" in reader.ask(PAUSE_Q).text
+    # B built its own lexical index from the server's chunks, without syncing anything.
+    lexical = reader.store.lexical
+    assert lexical.path.is_relative_to(tmp_path / "b")
+    assert set(lexical.files()) == {f.source for f in writer.files()}
+
+    doc = corpus / "000_2aad95338d9cee2c.txt"
+    chunks_before = writer.store.count()
+    doc.write_text(doc.read_text(encoding="utf-8").replace("ten hours", "nine hours"), "utf-8")
+    gone = corpus / "003_0a0cb1fd6e1b1a04.txt"
+    gone_name = gone.name if gone.exists() else sorted(p.name for p in corpus.iterdir())[-1]
+    report = writer.sync()
+    assert report.updated == ["000_2aad95338d9cee2c.txt"]
+    (corpus / gone_name).unlink()
+    assert writer.sync().removed == [gone_name]
+    assert writer.store.count() < chunks_before
+
+    answer = reader.ask(PAUSE_Q)
+    assert "nine hours" in answer.text and "ten hours" not in answer.text
+    assert {c.source for c in answer.citations} <= {f.source for f in writer.files()}
+    assert gone_name not in {f.source for f in reader.files()}
+    # B's lexical index now matches the edited chunk, and holds nothing of the removed file.
+    hits = reader.retriever.sparse("nine hours", 5, "en")
+    assert hits and reader.retriever.chunks(hits[:1])[hits[0]].source == doc.name
+    assert gone_name not in LexicalIndex(lexical.path, lexical.key).files()

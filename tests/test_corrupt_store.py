@@ -1,4 +1,5 @@
-"""A damaged store (qa.health): a clear "damaged, rebuild it" message, never a crash; rebuilds work.
+"""A damaged store (qa.store.health): a clear "damaged, rebuild it" message, never a crash;
+rebuilds work.
 
 Damage is done to a real store whose HNSW index has been written to disk (over 1,000 vectors:
 Chroma keeps fewer in its SQLite log only): a truncated ``data_level0.bin``, a truncated
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import qa  # noqa: F401  - offline environment first
-from qa import health
+from qa.store import health
 from tests import store_worker as worker
 
 QUESTION = "ferry storm harbour"

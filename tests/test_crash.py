@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import qa
-import qa.store
+import qa.store.chunks
 from qa.embed import HashingEmbedder
 from qa.ingest import Chunker, read_document, scan_corpus
 from qa.store import ChunkStore
@@ -191,7 +191,7 @@ def test_crash_between_delete_batches_leaves_no_orphans(
         assert ids is not None and first not in ids
         raise Killed  # ... and the process died before the next one
 
-    monkeypatch.setattr(qa.store, "_BATCH", 2)
+    monkeypatch.setattr(qa.store.chunks, "_BATCH", 2)
     monkeypatch.setattr(store.collection, "delete", delete)
     with pytest.raises(Killed):
         sync_corpus(tmp_corpus, store, embedder, chunker())

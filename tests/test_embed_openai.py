@@ -353,3 +353,34 @@ def test_wrong_dimension_is_refused(port: int) -> None:
     with pytest.raises(EmbeddingError, match="384-dimensional") as caught:
         emb.embed_documents(["a passage"])
     assert "256" in str(caught.value)
+
+
+def test_a_sync_keeps_several_requests_in_flight(
+    port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync hands the ``openai`` embedder ``embed_batch_size × embed_concurrency`` texts
+    per call, so that ``embed_concurrency`` requests to the server overlap."""
+    corpus = seeds_copy(tmp_path)
+    fields = openai_settings(port, embed_batch_size=4, embed_concurrency=3)
+    assistant = qa.Assistant.from_folder(
+        corpus, store=tmp_path / "store", sync=False, answerer="extractive", **fields
+    )
+    resource = assistant.embedder.client.embeddings  # type: ignore[attr-defined]
+    create: Callable[..., Any] = resource.create
+    lock, now, most = threading.Lock(), [0], [0]
+
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            time.sleep(0.05)  # long enough for the others to start
+            return create(*args, **kwargs)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(resource, "create", tracked)
+    report = assistant.sync()
+    assert report.chunks_embedded > 12
+    assert most[0] == 3

@@ -78,8 +78,8 @@ def test_lexical_side_only_matches_chunks_in_the_question_language(
     # "ferries" is spelled alike in both files; only the English chunk may match lexically.
     english = retriever.sparse("When do the ferries leave?", 10, "en")
     french = retriever.sparse("Quand partent les ferries ?", 10, "fr")
-    assert [retriever.chunks[i].source for i in english] == ["en.txt"]
-    assert [retriever.chunks[i].source for i in french] == ["fr.txt"]
+    assert [c.source for c in retriever.chunks(english).values()] == ["en.txt"]
+    assert [c.source for c in retriever.chunks(french).values()] == ["fr.txt"]
     assert retriever.sparse("When do the ferries leave?", 10, "de") == []
 
 

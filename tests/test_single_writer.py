@@ -1,4 +1,5 @@
-"""One writer per store (qa.lock): a second syncing process is refused, readers keep working."""
+"""One writer per store (qa.store.lock): a second syncing process is refused, readers keep
+working."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from pathlib import Path
 import pytest
 
 import qa  # noqa: F401  - offline environment first
-from qa.lock import LOCK_NAME, StoreLocked, writer_lock
+from qa.store.lock import LOCK_NAME, StoreLocked, writer_lock
 from tests import store_worker as worker
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from qa.lock import writer_lock
+from qa.store.lock import writer_lock
 with writer_lock(Path(sys.argv[1])):
     print("HELD", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -158,7 +158,7 @@ def test_an_upload_that_cannot_be_indexed_is_not_kept(
     """A full disk (a fault the real store is made to show in tests/test_storage.py) makes
     indexing fail: the saved file is taken back out of the corpus, so it is not left there
     unindexed, and the error says what happened."""
-    from qa.health import StoreUnwritable
+    from qa.store.health import StoreUnwritable
 
     corpus = service.assistant.corpus
     src = tmp_path / "upload"

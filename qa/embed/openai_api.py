@@ -69,6 +69,12 @@ class OpenAIEmbedder:
             return self._dim
 
     @property
+    def texts_per_call(self) -> int:
+        """Texts a sync hands over per ``embed_documents`` call: enough for
+        ``embed_concurrency`` requests of ``embed_batch_size`` to be in flight at once."""
+        return self.settings.embed_batch_size * self.settings.embed_concurrency
+
+    @property
     def where(self) -> str:
         """The server, for messages."""
         return self.base_url or "https://api.openai.com/v1"

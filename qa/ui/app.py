@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa.health import StoreUnwritable
-from qa.lock import StoreLocked
 from qa.settings import PROJECT_ROOT, Settings
+from qa.store.health import StoreUnwritable
+from qa.store.lock import StoreLocked
 from qa.text import printable
 from qa.ui import assets, render
 from qa.ui.limits import BodyLimit

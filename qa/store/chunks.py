@@ -2,26 +2,28 @@
 
 Writes go through llama-index's ``ChromaVectorStore``; queries and the bookkeeping that
 sync needs (which files are indexed, with which content hash) reads Chroma metadata directly.
-Chroma's own embedding function is never used: vectors always come from our embedder.
+Every write is mirrored, after Chroma's, in the manifest and the lexical index beside it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from qa.ingest.document import Document
-from qa.manifest import Manifest
 from qa.schema import Chunk
+from qa.store import generation
+from qa.store.lexical import LexicalIndex, Mirrored
+from qa.store.manifest import Manifest
+from qa.store.records import chunk_of, metadata_of
 
 _BATCH = 1000
+GENERATION_KEY = "qa_generation"  # the change token, in the collection's metadata
 _PAGE = 5000  # records per collection.get page
 
 
@@ -37,57 +39,6 @@ class FileState:
     chunks: int
 
 
-def collection_name(corpus: Path, embedder_name: str) -> str:
-    """A valid Chroma collection name unique to the corpus folder and the embedding model."""
-    corpus_key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
-    model_key = hashlib.sha256(embedder_name.encode()).hexdigest()[:8]
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder_name).strip("-_")[:32] or "embedder"
-    return f"qa-{corpus_key}-{slug}-{model_key}"
-
-
-def open_client(store_dir: Path, chroma_url: str | None) -> Any:
-    """A Chroma client: ``HttpClient`` for a server URL, else an embedded ``PersistentClient``."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if chroma_url:
-        url = urlparse(chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"chroma_url must look like http://HOST:PORT, got {chroma_url!r}")
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    store_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(store_dir / "chroma"), settings=chroma_settings)
-
-
-def reopen_client(store_dir: Path) -> Any:
-    """An embedded client on a fresh Chroma system for ``store_dir``, for after another process
-    changed the store: Chroma shares one system per path in a process and keeps its vector
-    index in memory, so the cached system would never see the change. The old system is left
-    to whoever still holds it (an answer in flight) and goes when they let go."""
-    _forget_system(store_dir)
-    return open_client(store_dir, None)
-
-
-def close_client(store_dir: Path) -> None:
-    """Stop this process's Chroma system on ``store_dir`` (before its files are moved)."""
-    system = _forget_system(store_dir)
-    if system is not None:
-        system.stop()
-
-
-def _forget_system(store_dir: Path) -> Any:
-    """Take ``store_dir``'s system out of Chroma's per-process cache; it, or None."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    return SharedSystemClient._identifier_to_system.pop(str(store_dir / "chroma"), None)
-
-
 class ChunkStore:
     """The chunks of one corpus embedded by one model, in one Chroma collection."""
 
@@ -99,6 +50,7 @@ class ChunkStore:
         embedder_name: str,
         dim: int,
         manifest: Path | None = None,
+        lexical: Path | None = None,
     ) -> None:
         self.name = name
         self.embedder_name = embedder_name
@@ -118,6 +70,38 @@ class ChunkStore:
         self.manifest = (
             Manifest(manifest, key=str(self.collection.id)) if manifest is not None else None
         )
+        self._lexical_path = lexical
+        self._lexical: LexicalIndex | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def remote_generation(self) -> str:
+        """The change token kept in the collection's metadata (Chroma server mode)."""
+        meta = self._client.get_collection(self.name).metadata or {}
+        return str(meta.get(GENERATION_KEY, generation.MISSING))
+
+    def bump_remote_generation(self) -> str:
+        """Write a new change token into the collection's metadata; returns it."""
+        token = generation.new_token()
+        meta = dict(self._client.get_collection(self.name).metadata or {})
+        self.collection.modify(metadata=meta | {GENERATION_KEY: token})
+        return token
+
+    def forget_files(self) -> None:
+        """Drop the cached file states (they are read from Chroma again when next needed)."""
+        if self.manifest is not None:
+            self.manifest.invalidate()
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The lexical index of the collection (made on first use; in a temporary folder for
+        a store opened without a path for it)."""
+        if self._lexical is None:
+            path = self._lexical_path
+            if path is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="qa-lexical-")
+                path = Path(self._scratch.name) / "lexical.sqlite"
+            self._lexical = LexicalIndex(path, key=str(self.collection.id))
+        return self._lexical
 
     def siblings(self) -> list[str]:
         """Embedder names of the other collections of the same corpus in this client."""
@@ -205,11 +189,11 @@ class ChunkStore:
         A sync killed before step 3 leaves a file that the next sync sees as changed, so it
         is redone; queries in between see old and new chunks, never a half-replaced file.
         """
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
         items = [item for item in items if item[1]]
         if not items:
             return
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
         before = self.count()
         old_ids = self._ids_by_source([state.source for state, _, _ in items])
         nodes = []
@@ -218,25 +202,11 @@ class ChunkStore:
             for chunk, vector in zip(chunks, vectors, strict=True):
                 if chunk.id in existing:
                     continue
-                meta: dict[str, Any] = {
-                    "source": chunk.source,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "chunk_index": chunk.index,
-                    "file_hash": chunk.file_hash,
-                }
-                if chunk.sentences:
-                    meta["sentences"] = encode_spans(chunk.sentences)
-                if chunk.lang:
-                    meta["lang"] = chunk.lang
-                if chunk.page is not None:
-                    meta["page"] = chunk.page
-                    meta["page_breaks"] = " ".join(map(str, chunk.page_breaks))
                 nodes.append(
                     TextNode(
                         id_=chunk.id,
                         text=chunk.text,
-                        metadata=meta,
+                        metadata=metadata_of(chunk),
                         embedding=[float(x) for x in vector],
                         relationships={
                             NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)
@@ -265,6 +235,12 @@ class ChunkStore:
             ],
         )
         written = [replace(state, chunks=len(chunks)) for state, chunks, _ in items]
+        self.lexical.replace_files(
+            [
+                (state.source, Mirrored(state.file_hash, state.chunks), chunks)
+                for state, (_, chunks, _) in zip(written, items, strict=True)
+            ]
+        )
         self._record(written, [], before)
 
     def _record(self, states: Sequence[FileState], removed: Sequence[str], before: int) -> None:
@@ -321,6 +297,7 @@ class ChunkStore:
         ]
         ids = [cid for cid, _ in sorted(found, key=lambda item: item[1] == 0)]
         self.delete_ids(ids)
+        self.lexical.delete_files(sources)
         self._record([], sources, before)
         return len(ids)
 
@@ -342,20 +319,7 @@ class ChunkStore:
             for cid, doc, meta in zip(
                 page["ids"], page["documents"], page["metadatas"], strict=True
             ):
-                chunk = Chunk(
-                    id=cid,
-                    source=str(meta["source"]),
-                    text=doc or "",
-                    start=int(meta["start"]),
-                    end=int(meta["end"]),
-                    index=int(meta["chunk_index"]),
-                    file_hash=str(meta["file_hash"]),
-                    sentences=decode_spans(str(meta.get("sentences", ""))),
-                    lang=str(meta.get("lang", "")),
-                    page=int(meta["page"]) if "page" in meta else None,
-                    page_breaks=_ints(str(meta.get("page_breaks", ""))),
-                )
-                rows.append((chunk, len(rows)))
+                rows.append((chunk_of(cid, doc, meta), len(rows)))
             if vectors and len(page["ids"]):
                 # Converted page by page: the whole result as Python floats would be ~1 GB
                 # at 100k chunks.
@@ -386,6 +350,26 @@ class ChunkStore:
                 return
             offset += _PAGE
 
+    def chunks_of_files(self, sources: Sequence[str]) -> dict[str, list[Chunk]]:
+        """Every stored chunk of each of ``sources`` (texts and metadata, no vectors)."""
+        out: dict[str, list[Chunk]] = {source: [] for source in sources}
+        for batch in _batches(list(sources), 500):
+            where: Any = {"source": {"$in": list(batch)}}
+            got = self._get_all(where=where, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                out[str(meta["source"])].append(chunk_of(cid, doc, meta))
+        return out
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (ids not in the store are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            cid: chunk_of(cid, doc, meta)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id."""
         if not ids:
@@ -395,28 +379,6 @@ class ChunkStore:
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
-
-
-def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
-    """``[(0, 12), (13, 40)]`` → ``"0:12 13:40"`` (Chroma metadata holds scalars)."""
-    return " ".join(f"{start}:{end}" for start, end in spans)
-
-
-def decode_spans(text: str) -> tuple[tuple[int, int], ...]:
-    """The inverse of ``encode_spans``; an empty or malformed value gives ``()``."""
-    try:
-        pairs = [part.split(":") for part in text.split()]
-        return tuple((int(start), int(end)) for start, end in pairs)
-    except ValueError:
-        return ()
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    """``"12 40"`` → ``(12, 40)``; a malformed value gives ``()``."""
-    try:
-        return tuple(int(part) for part in text.split())
-    except ValueError:
-        return ()
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -136,6 +136,12 @@ class Manifest:
             gone = [tuple(row) for row in rows if tuple(row) not in wanted]
             db.executemany("DELETE FROM documents WHERE source = ? AND file_hash = ?", gone)
 
+    def invalidate(self) -> None:
+        """Forget the stamp: the next read rebuilds the file states from Chroma (another
+        client of a Chroma server changed the collection)."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM stamp")
+
     def _stamped(self, db: sqlite3.Connection) -> int | None:
         """The chunk count recorded for this collection, if any."""
         row = db.execute("SELECT collection, chunks FROM stamp WHERE id = 0").fetchone()

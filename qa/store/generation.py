@@ -8,6 +8,10 @@ stale. Chroma's embedded client keeps its vector index in memory and never sees 
 process's writes, so a reader then opens the store afresh (``qa.store.reopen_client``) once no
 writer holds the lock, and answers from the old view until then: every answer comes from one
 state of the store, the old or the new, never a mix.
+
+With the vectors on a Chroma server, clients on other machines share no folder: the token is
+kept in the collection's metadata instead (``ChunkStore.remote_generation``), and a reader that
+sees it move re-reads the file states from Chroma and brings its lexical index up to date.
 """
 
 from __future__ import annotations
@@ -29,10 +33,15 @@ def read(store: Path) -> str:
         return MISSING
 
 
+def new_token() -> str:
+    """A token no other change has: time, process and random bits."""
+    return f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def bump(store: Path) -> str:
     """Write a new token (atomically: readers see the old file or the new one); the caller
     holds the writer lock. Returns the token."""
-    token = f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}"
+    token = new_token()
     target = Path(store) / GENERATION_FILE
     tmp = target.with_name(f".{GENERATION_FILE}.{os.getpid()}")
     tmp.write_text(token + "\n", encoding="ascii")

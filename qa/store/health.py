@@ -274,15 +274,17 @@ def ensure_sound(store: Path) -> None:
 
 def switch_in(store: Path, built: Path) -> Path | None:
     """Put the index built in the store folder ``built`` in place of ``store``'s: the old
-    Chroma folder is moved aside (``move_aside``), the new one and its manifests renamed in
-    (renames within one folder: each is atomic), ``built`` removed. The old folder's path."""
+    Chroma folder is moved aside (``move_aside``), the new one, its manifests and its lexical
+    index renamed in (renames within one folder: each is atomic), ``built`` removed. The old
+    folder's path."""
     moved = move_aside(store)
     chroma_dir(built).rename(chroma_dir(store))
-    manifests = Path(store) / "manifests"
-    if manifests.exists():
-        shutil.rmtree(manifests)  # a cache of what the old index held
-    if (Path(built) / "manifests").exists():
-        (Path(built) / "manifests").rename(manifests)
+    for derived in ("manifests", "lexical"):  # what the old index held: derived, dropped
+        target = Path(store) / derived
+        if target.exists():
+            shutil.rmtree(target)
+        if (Path(built) / derived).exists():
+            (Path(built) / derived).rename(target)
     shutil.rmtree(built, ignore_errors=True)
     return moved
 

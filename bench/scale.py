@@ -1,0 +1,237 @@
+"""A store of N chunks, end to end: cold ``qa ask``, warm asks, peak RSS, one-edit re-sync, disk.
+
+    python bench/scale.py --chunks 100000
+    python bench/scale.py --chunks 1000 --smoke
+
+The store is built once (cached in ``bench/.cache/scale/N``) the way a sync stores it, by
+``bench/query.py``'s builder: files of real English sentences from the SQuAD/XQuAD documents,
+chunks with offsets and sentence spans, and real vectors of the default embedder (each chunk's
+vector is the normalised mean of its sentences' vectors, each pool sentence embedded once).
+Every measure runs in a fresh process, as a user meets it:
+
+- cold ask: ``qa ask QUESTION --offline`` wall time, median of 5 (different questions), and
+  the largest peak RSS of those processes (``wait4``);
+- warm ask: one process opens the assistant, asks 20 warm-up questions, then times 200
+  SQuAD questions through ``Assistant.ask`` (p50, p95);
+- one-edit re-sync: one file's last chunk rewritten, then ``qa index`` timed; the file is
+  put back and synced again (untimed), so the cached store stays as built;
+- disk: the store folder's size.
+
+The last line printed is the summary the issue asks for:
+``scale: N chunks; cold qa ask median X s; warm ask p50 Y ms; p95 Z ms; peak RSS R MiB;
+one-edit resync E s; disk D MiB``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, DATA, RESULTS, percentile, report, table, timed
+from query import build, pool_vectors, sentence_pool
+
+COLD_RUNS = 5
+WARMUP = 20
+
+
+def questions(n: int) -> list[str]:
+    """``n`` SQuAD 1.1 dev questions, seeded."""
+    rows = [json.loads(x) for x in (DATA / "squad11_dev/questions.jsonl").open()]
+    return [r["question"] for r in random.Random(0).sample(rows, n)]
+
+
+def qa_command(folder: Path, *args: str) -> list[str]:
+    """``qa --store STORE ARGS`` with this interpreter's ``qa`` script."""
+    script = Path(sys.executable).with_name("qa")
+    return [str(script), "--store", str(folder / "store"), *args]
+
+
+def run_timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB, from ``wait4``) and stdout of one fresh process."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {tail}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def cold_asks(folder: Path, qs: list[str]) -> dict[str, Any]:
+    """``qa ask --offline`` in fresh processes: wall times and peak RSS."""
+    times, rss = [], []
+    for q in qs[:COLD_RUNS]:
+        seconds, peak, _ = run_timed(
+            qa_command(folder, "ask", q, "--folder", str(folder / "corpus"), "--offline")
+        )
+        times.append(seconds)
+        rss.append(peak)
+    return {
+        "cold_ask_s": times,
+        "cold_ask_median_s": statistics.median(times),
+        "cold_peak_rss_mb": max(rss),
+    }
+
+
+def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
+    """(child process) open the assistant, warm up, time ``ask`` per question."""
+    import qa
+
+    open_s, assistant = timed(
+        lambda: qa.Assistant.from_folder(folder / "corpus", sync=False, store=folder / "store")
+    )
+    first_s, _ = timed(lambda: assistant.ask(qs[0]))
+    for q in qs[1 : WARMUP + 1]:
+        assistant.ask(q)
+    times = [timed(lambda q=q: assistant.ask(q))[0] for q in qs[WARMUP + 1 :]]
+    # What grows with the store: retrieval alone (query embedding, Chroma's HNSW, the lexical
+    # index, fetching the kept chunks), and the query embedding it includes.
+    retriever = assistant.retriever
+    retrieval = [timed(lambda q=q: retriever.retrieve(q))[0] for q in qs[WARMUP + 1 :]]
+    embed = [timed(lambda q=q: assistant.embedder.embed_query([q]))[0] for q in qs[WARMUP + 1 :]]
+    resync_warm = one_edit_warm(assistant, folder, sentence_pool(limit=300 if smoke else None))
+    return {
+        "chunks": assistant.store.count(),
+        "embedder": assistant.embedder.name,
+        "open_s": open_s,
+        "first_ask_s": first_s,
+        "warm_questions": len(times),
+        "warm_p50_ms": 1000 * percentile(times, 50),
+        "warm_p95_ms": 1000 * percentile(times, 95),
+        "retrieval_p50_ms": 1000 * percentile(retrieval, 50),
+        "retrieval_p95_ms": 1000 * percentile(retrieval, 95),
+        "query_embed_p50_ms": 1000 * percentile(embed, 50),
+        "resync_warm_s": resync_warm,
+    }
+
+
+def edited(folder: Path, pool: list[str]) -> tuple[Path, bytes, str]:
+    """The file one edit rewrites, its bytes, and its text with the last chunk replaced."""
+    files = sorted((folder / "corpus").rglob("*.txt"))
+    path = files[len(files) // 2]
+    original = path.read_bytes()
+    lines = original.decode("utf-8").split("\n")
+    rng = random.Random(len(files))
+    lines[-2] = " ".join(pool[rng.randrange(len(pool))] for _ in range(7))
+    return path, original, "\n".join(lines)
+
+
+def put_back(path: Path, original: bytes) -> None:
+    path.write_bytes(original)
+    os.utime(path, ns=(time.time_ns(), time.time_ns()))
+
+
+def one_edit(folder: Path, pool: list[str]) -> dict[str, Any]:
+    """Rewrite the last chunk of one file, time ``qa index`` (a fresh process: interpreter,
+    imports, store open, sync); then put the file back."""
+    path, original, text = edited(folder, pool)
+    index = qa_command(folder, "index", str(folder / "corpus"), "--json")
+    try:
+        path.write_text(text, encoding="utf-8")
+        seconds, _, out = run_timed(index)
+        sync = json.loads(out)
+    finally:
+        put_back(path, original)
+        run_timed(index)
+    return {"resync_s": seconds, "resync_updated": sync["updated"],
+            "resync_chunks_embedded": sync["chunks_embedded"]}  # fmt: skip
+
+
+def one_edit_warm(assistant: Any, folder: Path, pool: list[str]) -> float:
+    """The same edit synced by a process that has the store open (``qa serve``, the API)."""
+    path, original, text = edited(folder, pool)
+    try:
+        path.write_text(text, encoding="utf-8")
+        seconds, report = timed(assistant.sync)
+        assert report.updated == [path.relative_to(folder / "corpus").as_posix()], report
+    finally:
+        put_back(path, original)
+        assistant.sync()
+    return float(seconds)
+
+
+def disk_mb(folder: Path) -> float:
+    """Size of the files under ``folder`` in MiB."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cache = CACHE / ("scale-smoke" if args.smoke else "scale")
+    folder = cache / str(args.chunks)
+    pool = sentence_pool(limit=300 if args.smoke else None)
+    vectors = pool_vectors(pool, CACHE / ("query-smoke" if args.smoke else "query"))
+    built = folder / "scale-build.json"
+    if not built.exists():
+        seconds, _ = timed(lambda: build(args.chunks, folder, pool, vectors))
+        # Once, before any reader: a store written without a sync is brought up to date here.
+        run_timed(qa_command(folder, "index", str(folder / "corpus")))
+        built.write_text(json.dumps({"store_build_s": seconds}))
+    qs = questions(WARMUP + 1 + args.questions)
+    res: dict[str, Any] = {"chunks_requested": args.chunks, **json.loads(built.read_text())}
+    res |= cold_asks(folder, qs[::-1])
+    child = [sys.executable, __file__, "--chunks", str(args.chunks), "--warm", str(folder),
+             "--questions", str(args.questions)] + (["--smoke"] if args.smoke else [])  # fmt: skip
+    done = subprocess.run(child, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the warm measure failed:\n{done.stderr[-3000:]}")
+    res |= json.loads(done.stdout.strip().splitlines()[-1])
+    res |= one_edit(folder, pool)
+    res["disk_mb"] = disk_mb(folder / "store")
+    return res
+
+
+def summary(res: dict[str, Any]) -> str:
+    return (
+        f"scale: {res['chunks_requested']} chunks; "
+        f"cold qa ask median {res['cold_ask_median_s']:.2f} s; "
+        f"warm ask p50 {res['warm_p50_ms']:.1f} ms; p95 {res['warm_p95_ms']:.1f} ms; "
+        f"peak RSS {res['cold_peak_rss_mb']:.0f} MiB; one-edit resync {res['resync_s']:.2f} s; "
+        f"disk {res['disk_mb']:.0f} MiB"
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--chunks", type=int, default=100_000)
+    p.add_argument("--questions", type=int, default=200)
+    p.add_argument("--smoke", action="store_true", help="a tiny pool and 10 questions")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--tag", default="", help="suffix of the results file (e.g. 'before')")
+    p.add_argument("--warm", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.smoke:
+        args.questions = min(args.questions, 10)
+    if args.warm:
+        qs = questions(WARMUP + 1 + args.questions)
+        print(json.dumps(warm(args.warm, qs, args.smoke)))
+        return 0
+    res = run(args)
+    header = ["chunks", "cold qa ask median s", "warm p50 ms", "warm p95 ms",
+              "peak RSS MiB", "one-edit resync s", "disk MiB", "store build s"]  # fmt: skip
+    keys = ["chunks", "cold_ask_median_s", "warm_p50_ms", "warm_p95_ms", "cold_peak_rss_mb",
+            "resync_s", "disk_mb", "store_build_s"]  # fmt: skip
+    row = [res[key] for key in keys]
+    name = f"scale-{args.chunks}" + (f"-{args.tag}" if args.tag else "")
+    report("scale-smoke" if args.smoke else name, res, table(header, [row]), out=args.out)
+    print(summary(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

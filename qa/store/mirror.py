@@ -1,0 +1,39 @@
+"""Keeping the lexical index a mirror of the store's chunks.
+
+The sync writes the lexical index right after each Chroma write, so normally nothing is left
+to do here. What is: a store written by a version without the index, a sync killed between
+the two writes, a damaged index moved aside, or (Chroma server mode) another client's writes.
+The index records which state of each file it mirrors (content hash, chunk count); the files
+whose state differs from the store's are indexed again from their chunks in Chroma, and files
+the store no longer holds are dropped. Comparing costs two file lists, read from SQLite.
+"""
+
+from __future__ import annotations
+
+from qa.store.chunks import ChunkStore
+from qa.store.lexical import Mirrored
+
+BATCH_FILES = 200  # files fetched from Chroma per request
+
+
+def catch_up(store: ChunkStore) -> int:
+    """Bring ``store``'s lexical index in line with its chunks; how many files changed."""
+    stored = store.files()
+    mirrored = store.lexical.files()
+    gone = sorted(set(mirrored) - set(stored))
+    stale = sorted(
+        source
+        for source, state in stored.items()
+        if mirrored.get(source) != Mirrored(state.file_hash, state.chunks)
+    )
+    store.lexical.delete_files(gone)
+    for at in range(0, len(stale), BATCH_FILES):
+        batch = stale[at : at + BATCH_FILES]
+        found = store.chunks_of_files(batch)
+        store.lexical.replace_files(
+            [
+                (source, Mirrored(stored[source].file_hash, stored[source].chunks), found[source])
+                for source in batch
+            ]
+        )
+    return len(gone) + len(stale)

@@ -1,0 +1,66 @@
+"""Chunks as Chroma records: metadata (scalars only) to and from ``Chunk``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qa.schema import Chunk
+
+
+def metadata_of(chunk: Chunk) -> dict[str, Any]:
+    """The Chroma metadata a chunk is stored with (its text is the record's document)."""
+    meta: dict[str, Any] = {
+        "source": chunk.source,
+        "start": chunk.start,
+        "end": chunk.end,
+        "chunk_index": chunk.index,
+        "file_hash": chunk.file_hash,
+    }
+    if chunk.sentences:
+        meta["sentences"] = encode_spans(chunk.sentences)
+    if chunk.lang:
+        meta["lang"] = chunk.lang
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+        meta["page_breaks"] = " ".join(map(str, chunk.page_breaks))
+    return meta
+
+
+def chunk_of(cid: str, text: str | None, meta: Mapping[str, Any]) -> Chunk:
+    """The ``Chunk`` a Chroma record holds (the inverse of ``metadata_of``)."""
+    return Chunk(
+        id=cid,
+        source=str(meta["source"]),
+        text=text or "",
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        index=int(meta["chunk_index"]),
+        file_hash=str(meta["file_hash"]),
+        sentences=decode_spans(str(meta.get("sentences", ""))),
+        lang=str(meta.get("lang", "")),
+        page=int(meta["page"]) if "page" in meta else None,
+        page_breaks=_ints(str(meta.get("page_breaks", ""))),
+    )
+
+
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    """``[(0, 12), (13, 40)]`` → ``"0:12 13:40"`` (Chroma metadata holds scalars)."""
+    return " ".join(f"{start}:{end}" for start, end in spans)
+
+
+def decode_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """The inverse of ``encode_spans``; an empty or malformed value gives ``()``."""
+    try:
+        pairs = [part.split(":") for part in text.split()]
+        return tuple((int(start), int(end)) for start, end in pairs)
+    except ValueError:
+        return ()
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    """``"12 40"`` → ``(12, 40)``; a malformed value gives ``()``."""
+    try:
+        return tuple(int(part) for part in text.split())
+    except ValueError:
+        return ()
