@@ -58,10 +58,6 @@ class HybridRetriever:
         self._chunks: dict[str, Chunk] = {}  # chunks fetched so far, by id
         self._vectors: dict[str, np.ndarray] = {}
 
-    def close(self) -> None:
-        """Let go of the lexical index's state (a newer retriever takes over)."""
-        self.lexical.close()
-
     @property
     def corpus_languages(self) -> frozenset[str]:
         """The languages of the indexed chunks."""
