@@ -5,7 +5,9 @@ to do here. What is: a store written by a version without the index, a sync kill
 the two writes, a damaged index moved aside, or (Chroma server mode) another client's writes.
 The index records which state of each file it mirrors (content hash, chunk count); the files
 whose state differs from the store's are indexed again from their chunks in Chroma, and files
-the store no longer holds are dropped. Comparing costs two file lists, read from SQLite.
+the store no longer holds are dropped. Comparing costs two file lists, read from SQLite (about
+a third of a second per 10,000 files); it is skipped while the index is marked verified at the
+store's current change token, a mark every write to the store clears before it writes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ from qa.store.lexical import Mirrored
 BATCH_FILES = 200  # files fetched from Chroma per request
 
 
-def catch_up(store: ChunkStore) -> int:
-    """Bring ``store``'s lexical index in line with its chunks; how many files changed."""
+def catch_up(store: ChunkStore, token: str | None = None) -> int:
+    """Bring ``store``'s lexical index in line with its chunks; how many files changed.
+
+    ``token``: the store's current change token, where the caller knows it (an embedded
+    store): when the index is marked verified at it, nothing is compared."""
+    if token is not None and store.lexical.verified() == token:
+        return 0
     stored = store.files()
     mirrored = store.lexical.files()
     gone = sorted(set(mirrored) - set(stored))
