@@ -197,7 +197,7 @@ class Assistant:
                     self._generation = self._read_generation()
                 # A lexical index behind the store (a killed sync, an older version, another
                 # client of a Chroma server) is brought up to date first.
-                caught_up = catch_up(self.store, self._local_token())
+                caught_up = catch_up(self.store, self._local_token(), progress=progress)
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )

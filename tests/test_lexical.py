@@ -220,3 +220,29 @@ def test_a_sync_marks_the_index_verified_at_the_store_token(tmp_path: Path) -> N
     assistant.sync()
     assert assistant.store.lexical.verified() == generation.read(store) != first
     assert assistant.ask("When do ferries leave the harbour?").citations
+
+
+def test_a_long_catch_up_shows_its_progress(
+    tmp_path: Path,
+    make_store: MakeStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qa.embed import HashingEmbedder
+    from qa.ingest import Chunker
+    from qa.store import mirror
+    from qa.sync import sync_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"f{i}.txt").write_text(f"Harbour report number {i} on the cranes.\n", "utf-8")
+    embedder = HashingEmbedder()
+    lexical = tmp_path / "lexical" / "index.sqlite"
+    sync_corpus(corpus, make_store(corpus, embedder, lexical=lexical), embedder, Chunker(200, 40))
+    lexical.unlink()  # a store written by a version without the index
+    monkeypatch.setattr(mirror, "BATCH_FILES", 1)
+    again = make_store(corpus, embedder, lexical=lexical)
+    assert mirror.catch_up(again, progress=True) == 3
+    assert "lexical index: catching up" in capsys.readouterr().err
+    assert set(again.lexical.files()) == {"f0.txt", "f1.txt", "f2.txt"}

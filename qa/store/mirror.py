@@ -12,17 +12,22 @@ store's current change token, a mark every write to the store clears before it w
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from qa.store.chunks import ChunkStore
 from qa.store.lexical import Mirrored
 
 BATCH_FILES = 200  # files fetched from Chroma per request
 
 
-def catch_up(store: ChunkStore, token: str | None = None) -> int:
+def catch_up(store: ChunkStore, token: str | None = None, *, progress: bool = False) -> int:
     """Bring ``store``'s lexical index in line with its chunks; how many files changed.
 
     ``token``: the store's current change token, where the caller knows it (an embedded
-    store): when the index is marked verified at it, nothing is compared."""
+    store): when the index is marked verified at it, nothing is compared. ``progress``: a
+    progress bar on stderr when many files are to be indexed (a store written by a version
+    without the index: minutes at 100,000 chunks)."""
     if token is not None and store.lexical.verified() == token:
         return 0
     stored = store.files()
@@ -34,6 +39,7 @@ def catch_up(store: ChunkStore, token: str | None = None) -> int:
         if mirrored.get(source) != Mirrored(state.file_hash, state.chunks)
     )
     store.lexical.delete_files(gone)
+    bar = _bar(len(stale)) if progress and len(stale) > BATCH_FILES else None
     for at in range(0, len(stale), BATCH_FILES):
         batch = stale[at : at + BATCH_FILES]
         found = store.chunks_of_files(batch)
@@ -43,4 +49,14 @@ def catch_up(store: ChunkStore, token: str | None = None) -> int:
                 for source in batch
             ]
         )
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
     return len(gone) + len(stale)
+
+
+def _bar(files: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=files, unit="file", desc="lexical index: catching up", file=sys.stderr)
