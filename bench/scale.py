@@ -14,7 +14,8 @@ Every measure runs in a fresh process, as a user meets it:
 - warm ask: one process opens the assistant, asks 20 warm-up questions, then times 200
   SQuAD questions through ``Assistant.ask`` (p50, p95);
 - one-edit re-sync: one file's last chunk rewritten, then ``qa index`` timed; the file is
-  put back and synced again (untimed), so the cached store stays as built;
+  put back and synced again (untimed), so the cached store stays as built; the same edit in
+  the warm process (``Assistant.sync``), then a second edit of another file there;
 - disk: the store folder's size.
 
 The last line printed is the summary the issue asks for:
@@ -105,7 +106,10 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     retriever = assistant.retriever
     retrieval = [timed(lambda q=q: retriever.retrieve(q))[0] for q in qs[WARMUP + 1 :]]
     embed = [timed(lambda q=q: assistant.embedder.embed_query([q]))[0] for q in qs[WARMUP + 1 :]]
-    resync_warm = one_edit_warm(assistant, folder, sentence_pool(limit=300 if smoke else None))
+    pool = sentence_pool(limit=300 if smoke else None)
+    resync_warm = one_edit_warm(assistant, folder, pool)
+    # A second edit (another file) in the same process: the splitter is loaded by now.
+    resync_again = one_edit_warm(assistant, folder, pool, at=0.25)
     return {
         "chunks": assistant.store.count(),
         "embedder": assistant.embedder.name,
@@ -118,13 +122,15 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
         "retrieval_p95_ms": 1000 * percentile(retrieval, 95),
         "query_embed_p50_ms": 1000 * percentile(embed, 50),
         "resync_warm_s": resync_warm,
+        "resync_warm_again_s": resync_again,
     }
 
 
-def edited(folder: Path, pool: list[str]) -> tuple[Path, bytes, str]:
-    """The file one edit rewrites, its bytes, and its text with the last chunk replaced."""
+def edited(folder: Path, pool: list[str], at: float = 0.5) -> tuple[Path, bytes, str]:
+    """The file one edit rewrites (``at``: where in the sorted list), its bytes, and its text
+    with the last chunk replaced."""
     files = sorted((folder / "corpus").rglob("*.txt"))
-    path = files[len(files) // 2]
+    path = files[int(len(files) * at)]
     original = path.read_bytes()
     lines = original.decode("utf-8").split("\n")
     rng = random.Random(len(files))
@@ -137,11 +143,22 @@ def put_back(path: Path, original: bytes) -> None:
     os.utime(path, ns=(time.time_ns(), time.time_ns()))
 
 
+def synced_by_qa(path: Path, original: bytes, sync: Any) -> None:
+    """Have ``path``'s chunks be the ones a sync of it makes: the builder wrote chunks of its
+    own (10 per file), which a sync of the file would not find again; so the file is changed
+    and put back, each time followed by ``sync()``. Untimed."""
+    path.write_bytes(original + b"\n")
+    sync()
+    put_back(path, original)
+    sync()
+
+
 def one_edit(folder: Path, pool: list[str]) -> dict[str, Any]:
     """Rewrite the last chunk of one file, time ``qa index`` (a fresh process: interpreter,
     imports, store open, sync); then put the file back."""
     path, original, text = edited(folder, pool)
     index = qa_command(folder, "index", str(folder / "corpus"), "--json")
+    synced_by_qa(path, original, lambda: run_timed(index))
     try:
         path.write_text(text, encoding="utf-8")
         seconds, _, out = run_timed(index)
@@ -150,12 +167,14 @@ def one_edit(folder: Path, pool: list[str]) -> dict[str, Any]:
         put_back(path, original)
         run_timed(index)
     return {"resync_s": seconds, "resync_updated": sync["updated"],
-            "resync_chunks_embedded": sync["chunks_embedded"]}  # fmt: skip
+            "resync_chunks_embedded": sync["chunks_embedded"],
+            "resync_chunks_reused": sync.get("chunks_reused", 0)}  # fmt: skip
 
 
-def one_edit_warm(assistant: Any, folder: Path, pool: list[str]) -> float:
+def one_edit_warm(assistant: Any, folder: Path, pool: list[str], at: float = 0.5) -> float:
     """The same edit synced by a process that has the store open (``qa serve``, the API)."""
-    path, original, text = edited(folder, pool)
+    path, original, text = edited(folder, pool, at)
+    synced_by_qa(path, original, assistant.sync)
     try:
         path.write_text(text, encoding="utf-8")
         seconds, report = timed(assistant.sync)

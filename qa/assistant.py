@@ -101,6 +101,11 @@ class Assistant:
             return self.store.remote_generation()
         return generation.read(self.settings.store)
 
+    def _local_token(self) -> str | None:
+        """The change token of an embedded store as this view loaded it (None on a Chroma
+        server: another client's write killed midway never clears this client's mark)."""
+        return None if self.settings.chroma_url else self._generation
+
     def _bump_generation(self) -> str:
         if self.settings.chroma_url:
             return self.store.bump_remote_generation()
@@ -192,12 +197,15 @@ class Assistant:
                     self._generation = self._read_generation()
                 # A lexical index behind the store (a killed sync, an older version, another
                 # client of a Chroma server) is brought up to date first.
-                caught_up = catch_up(self.store)
+                caught_up = catch_up(self.store, self._local_token(), progress=progress)
                 report = sync_corpus(
                     self.corpus, self.store, self.embedder, self.chunker, progress=progress
                 )
                 if report.changed or caught_up:
                     self._generation = self._bump_generation()
+                if not self.settings.chroma_url:
+                    # Every write of this sync kept the lexical index in step.
+                    self.store.lexical.mark_verified(self._generation)
         except Exception as exc:
             if self.settings.chroma_url or isinstance(exc, StoreLocked):
                 raise
@@ -215,9 +223,9 @@ class Assistant:
         """The hybrid retriever over the current store content (rebuilt after changes)."""
         if self._retriever is None:
             if not writer_busy(self.settings.store):
-                # Cheap when the lexical index is current (two file lists compared); a sync
-                # at work does it itself.
-                catch_up(self.store)
+                # Cheap when the lexical index is current (one row read when marked verified,
+                # else two file lists compared); a sync at work does it itself.
+                catch_up(self.store, self._local_token())
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings.top_k)
             self.evidence.term_stats = self._retriever.term_stats
             if self.evidence.corpus_languages != self._retriever.corpus_languages:

@@ -43,6 +43,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
+    chunks_reused: int = 0  # chunks of edited files whose text, so vector, was already stored
     read: dict[str, DocumentInfo] = field(default_factory=dict)  # files read, by source
 
     @property
@@ -56,6 +57,7 @@ class SyncReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"{self.chunks_embedded} chunks embedded"
+            + (f", {self.chunks_reused} unchanged chunks kept" if self.chunks_reused else "")
         )
 
     def lines(self) -> list[str]:
@@ -82,6 +84,7 @@ class SyncReport:
             "unchanged": self.unchanged,
             "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
             "chunks_embedded": self.chunks_embedded,
+            "chunks_reused": self.chunks_reused,
             "documents": {source: vars(info) for source, info in self.read.items()},
         }
 
@@ -234,39 +237,58 @@ def _embed_and_store(
     bar: EmbedProgress,
 ) -> None:
     """Embed the chunks of the files as they come, in batches across files (as many texts
-    per call as the embedder takes: ``texts_per_call``); store each file once complete."""
+    per call as the embedder takes: ``texts_per_call``); store each file once complete.
+
+    A chunk of an edited file whose text the store already holds for that file keeps its
+    stored vector: an edit re-embeds the chunks it changed, not the whole file."""
     import numpy as np
 
     per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
-    waiting: list[tuple[Pending, list[np.ndarray]]] = []  # files not complete yet, in order
-    batch: list[tuple[int, Chunk]] = []  # (position in ``waiting``, chunk)
+    # Files not stored yet, in order: (file, a vector slot per chunk, chunks reused).
+    waiting: list[tuple[Pending, list[np.ndarray | None], int]] = []
+    batch: list[tuple[int, int, Chunk]] = []  # (position in ``waiting``, slot, chunk)
     base = 0  # files stored so far (positions in ``batch`` are offset by it)
 
-    def flush() -> None:
-        nonlocal base, batch
+    def embed_batch() -> None:
+        nonlocal batch
         if batch:
-            texts = [c.text for _, c in batch]
-            for (n, _), vector in zip(batch, embedder.embed_documents(texts), strict=True):
-                waiting[n - base][1].append(vector)
+            texts = [c.text for _, _, c in batch]
+            for (n, slot, _), vector in zip(batch, embedder.embed_documents(texts), strict=True):
+                waiting[n - base][1][slot] = vector
             bar.embedded(len(batch))
             batch = []
+
+    def store_ready() -> None:
+        nonlocal base
         ready = []
-        while waiting and len(waiting[0][1]) == len(waiting[0][0][2]):
-            (f, state, chunks, existed), vectors = waiting.pop(0)
-            ready.append((f, state, chunks, existed, np.stack(vectors)))
+        while waiting and all(v is not None for v in waiting[0][1]):
+            item, slots, reused = waiting.pop(0)
+            ready.append((item, np.stack([v for v in slots if v is not None]), reused))
             base += 1
         if ready:
-            store.put_files([(state, chunks, vectors) for _, state, chunks, _, vectors in ready])
-        for f, _, chunks, existed, _ in ready:
-            report.chunks_embedded += len(chunks)
+            store.put_files(
+                [(state, chunks, vectors) for (_, state, chunks, _), vectors, _ in ready]
+            )
+        for (f, _, chunks, existed), _, reused in ready:
+            report.chunks_embedded += len(chunks) - reused
+            report.chunks_reused += reused
             (report.updated if existed else report.added).append(f.source)
 
     for item in pending:
-        bar.read(item[0].size, len(item[2]))
-        waiting.append((item, []))
+        f, _, chunks, existed = item
+        bar.read(f.size, len(chunks))
+        stored = store.vectors_by_text(f.source) if existed else {}
+        slots = [stored.get(c.text) for c in chunks]
+        reused = sum(v is not None for v in slots)
+        bar.embedded(reused)
+        waiting.append((item, slots, reused))
         n = base + len(waiting) - 1
-        for chunk in item[2]:
-            batch.append((n, chunk))
-            if len(batch) >= per_call:
-                flush()
-    flush()
+        for slot, chunk in enumerate(chunks):
+            if slots[slot] is None:
+                batch.append((n, slot, chunk))
+                if len(batch) >= per_call:
+                    embed_batch()
+                    store_ready()
+        store_ready()
+    embed_batch()
+    store_ready()

@@ -121,4 +121,6 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     ), last
     result = json.loads((tmp_path / "scale-smoke.json").read_text(encoding="utf-8"))
     assert result["resync_updated"] and result["resync_chunks_embedded"] >= 1
+    assert result["resync_chunks_reused"] >= 1  # the chunks before the edit keep their vectors
+    assert result["resync_warm_s"] > 0 and result["resync_warm_again_s"] > 0
     assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks

@@ -163,8 +163,8 @@ def test_a_new_embedder_says_it_builds_its_index_and_keeps_the_old_one(tmp_path:
     ],
 )
 def test_a_quote_is_put_between_quotation_marks_once(quote: str, shown: str) -> None:
-    from qa.cli import format_answer
     from qa.schema import Answer, Citation
+    from qa.terminal import format_answer
 
     citation = Citation("a.txt", quote, 0, len(quote), 0.8)
     text = format_answer(Answer("q", "It lasted. [1]", [citation], False))

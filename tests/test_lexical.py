@@ -161,3 +161,88 @@ def test_a_damaged_index_is_moved_aside_and_rebuilt_from_chroma(
     hits = HybridRetriever(again, embedder, top_k=3).sparse("harbour cranes", 5, "en")
     assert len(hits) == 1
     assert list(lexical.parent.glob("index.sqlite.damaged-*"))
+
+
+def test_a_verified_index_is_not_compared_and_any_write_clears_the_mark(
+    tmp_path: Path, make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catching up costs one row read while the index is marked verified at the store's
+    token; a write killed between Chroma and the lexical index leaves no mark behind."""
+    from qa.embed import HashingEmbedder
+    from qa.ingest import Chunker
+    from qa.store.mirror import catch_up
+    from qa.sync import sync_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The harbour cranes were rebuilt after the storm.\n", "utf-8")
+    embedder, chunker = HashingEmbedder(), Chunker(200, 40)
+    store = make_store(corpus, embedder, lexical=tmp_path / "lexical" / "index.sqlite")
+    sync_corpus(corpus, store, embedder, chunker)
+    store.lexical.mark_verified("t1")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "files", lambda: pytest.fail("compared although verified"))
+        assert catch_up(store, "t1") == 0
+    assert catch_up(store, "t2") == 0  # another token: compared, and nothing to do
+
+    (corpus / "b.txt").write_text("Ferries leave the harbour at dawn.\n", "utf-8")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # the sync dies after Chroma's write, before the index's
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.lexical, "replace_files", killed)
+        with pytest.raises(KeyboardInterrupt):
+            sync_corpus(corpus, store, embedder, chunker)
+    assert "b.txt" in store.files() and "b.txt" not in store.lexical.files()
+    assert store.lexical.verified() is None
+    assert catch_up(store, "t1") == 1
+    assert set(store.lexical.files()) == {"a.txt", "b.txt"}
+
+
+def test_a_sync_marks_the_index_verified_at_the_store_token(tmp_path: Path) -> None:
+    """The assistant's sync leaves the mark at the token it leaves; a reader then skips the
+    comparison, and the next change moves the token past the mark."""
+    import qa
+    from qa.embed import HashingEmbedder
+    from qa.store import generation
+
+    corpus, store = tmp_path / "corpus", tmp_path / "store"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The harbour cranes were rebuilt after the storm.\n", "utf-8")
+    settings = qa.Settings(corpus=corpus, store=store, answerer="extractive")
+    assistant = qa.Assistant(settings, embedder=HashingEmbedder())
+    assistant.sync()
+    first = generation.read(store)
+    assert assistant.store.lexical.verified() == first != generation.MISSING
+    (corpus / "b.txt").write_text("Ferries leave the harbour at dawn.\n", "utf-8")
+    assistant.sync()
+    assert assistant.store.lexical.verified() == generation.read(store) != first
+    assert assistant.ask("When do ferries leave the harbour?").citations
+
+
+def test_a_long_catch_up_shows_its_progress(
+    tmp_path: Path,
+    make_store: MakeStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qa.embed import HashingEmbedder
+    from qa.ingest import Chunker
+    from qa.store import mirror
+    from qa.sync import sync_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"f{i}.txt").write_text(f"Harbour report number {i} on the cranes.\n", "utf-8")
+    embedder = HashingEmbedder()
+    lexical = tmp_path / "lexical" / "index.sqlite"
+    sync_corpus(corpus, make_store(corpus, embedder, lexical=lexical), embedder, Chunker(200, 40))
+    lexical.unlink()  # a store written by a version without the index
+    monkeypatch.setattr(mirror, "BATCH_FILES", 1)
+    again = make_store(corpus, embedder, lexical=lexical)
+    assert mirror.catch_up(again, progress=True) == 3
+    assert "lexical index: catching up" in capsys.readouterr().err
+    assert set(again.lexical.files()) == {"f0.txt", "f1.txt", "f2.txt"}

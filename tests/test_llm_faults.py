@@ -19,8 +19,8 @@ from gradio_client import Client
 import qa
 from qa.answerers.llm import MAX_ATTEMPTS
 from qa.answerers.openai_chat import LLMError
-from qa.cli import format_answer
 from qa.embed import HashingEmbedder
+from qa.terminal import format_answer
 from qa.ui import render
 from tests.fake_llm import FakeLLM, Reply
 from tests.test_ui_client import free_port

@@ -302,7 +302,8 @@ class CorpusSync(RuleBasedStateMachine):
         assert set(ids) == set(expected)
         assert self.store.count() == len(expected)
         if not self.crashed:
-            assert report.chunks_embedded == sum(
+            # An edited file's chunks whose text was stored keep their vectors.
+            assert report.chunks_embedded + report.chunks_reused == sum(
                 1 for c in expected.values() if c.source in set(report.added) | changed
             )
         self.crashed = False
@@ -310,6 +311,11 @@ class CorpusSync(RuleBasedStateMachine):
             text = wanted[c.source][0]
             assert text[c.start : c.end] == c.text
             assert c == expected[c.id]
+        # Every vector, kept or new, is the one the embedder gives the chunk's text.
+        vectors = self.store.embeddings(ids)
+        if ids:
+            fresh = embedder().embed_documents([c.text for c in stored])
+            assert np.allclose(np.stack([vectors[i] for i in ids]), fresh, atol=1e-6)
 
         files = self.store.files()
         assert set(files) == set(wanted)

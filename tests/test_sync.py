@@ -174,6 +174,35 @@ def test_edited_file_is_updated_and_old_chunks_replaced(
     assert not any("1906" in c.text for c in store.chunks())
 
 
+def test_an_edit_re_embeds_only_the_chunks_whose_text_changed(
+    tmp_corpus: Path, store: ChunkStore, counting: CountingEmbedder
+) -> None:
+    sentences = [f"Sentence {i} says the tide turned at {i} past the hour." for i in range(80)]
+    rewrite(tmp_corpus / "long.txt", " ".join(sentences))
+    sync_corpus(tmp_corpus, store, counting, chunker())
+    before = {c.text for c in store.chunks() if c.source == "long.txt"}
+    assert len(before) > 4
+    counting.calls.clear()
+
+    sentences[-1] = "The last sentence now says the harbour closed at dusk."
+    rewrite(tmp_corpus / "long.txt", " ".join(sentences), seconds=2_000_000_100)
+    report = sync_corpus(tmp_corpus, store, counting, chunker())
+
+    after = [c for c in store.chunks() if c.source == "long.txt"]
+    changed = [c.text for c in after if c.text not in before]
+    assert report.updated == ["long.txt"]
+    assert 1 <= len(changed) < len(after)
+    assert counting.calls == [changed]  # only the changed chunks went to the embedder
+    assert report.chunks_embedded == len(changed)
+    assert report.chunks_reused == len(after) - len(changed)
+    assert f"{report.chunks_reused} unchanged chunks kept" in report.summary()
+    # Every stored vector, kept or new, is the one the embedder gives its text now.
+    stored = store.embeddings([c.id for c in after])
+    fresh = counting.inner.embed_documents([c.text for c in after])
+    np.testing.assert_allclose(np.stack([stored[c.id] for c in after]), fresh, atol=1e-6)
+    assert stored_ids(store) == expected_ids(tmp_corpus, chunker())
+
+
 def test_edit_that_keeps_the_size_is_detected_by_mtime(
     tmp_corpus: Path, store: ChunkStore, counting: CountingEmbedder
 ) -> None:
@@ -267,7 +296,9 @@ def test_new_chunker_rechunks_every_file(
     new = expected_ids(tmp_corpus, small)
     assert stored_ids(store) == new
     assert new != old
-    assert report.chunks_embedded == sum(store.files()[s].chunks for s in report.updated)
+    kept = report.chunks_reused  # a file too short to split differently keeps its chunk
+    assert report.chunks_embedded + kept == sum(store.files()[s].chunks for s in report.updated)
+    assert report.chunks_embedded == counting.texts_embedded
     assert {state.chunker for state in store.files().values()} == {small.fingerprint}
     # And back again: the old chunking is restored exactly.
     report = sync_corpus(tmp_corpus, store, counting, chunker())

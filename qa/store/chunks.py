@@ -195,6 +195,7 @@ class ChunkStore:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         before = self.count()
+        self.lexical.unverify()  # before Chroma changes: a write killed midway is caught up
         old_ids = self._ids_by_source([state.source for state, _, _ in items])
         nodes = []
         for state, chunks, vectors in items:
@@ -282,6 +283,8 @@ class ChunkStore:
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
+        if ids:
+            self.lexical.unverify()
         for batch in _batches(list(ids), _BATCH):
             self.collection.delete(ids=batch)
 
@@ -368,6 +371,17 @@ class ChunkStore:
         return {
             cid: chunk_of(cid, doc, meta)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+
+    def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
+        """The stored vector of each chunk text of ``source``, so that a re-sync of an edited
+        file embeds only the chunks whose text changed (the collection is per embedder: a
+        text's stored vector is the one the embedder gives it)."""
+        got = self._get_all(where={"source": source}, include=["documents", "embeddings"])
+        return {
+            text: np.asarray(vector, dtype=np.float32)
+            for text, vector in zip(got["documents"], got["embeddings"], strict=True)
+            if text
         }
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -12,7 +12,10 @@ by sync in step with the vectors and opened by readers without rebuilding anythi
 - ``chunks``: row → chunk id, source, language and term count (the BM25 document length);
   ``contents`` keeps each row's indexed terms, which a contentless table needs to delete it;
 - ``files``: the state of the store each file's rows mirror (file hash, chunk count), so a
-  reader or a sync finds what differs from the store and catches up from Chroma.
+  reader or a sync finds what differs from the store and catches up from Chroma;
+- ``verified``: the store's change token (``qa.store.generation``) at which the index was
+  last known to mirror the store in full; cleared before any write to the store, so that
+  while it matches, catching up costs one row read instead of comparing every file.
 
 FTS5 stores the postings (compressed, incrementally merged, transactional); the ranking is
 computed here from its ``fts5vocab`` instance table, with bm25s's Lucene formula and constants
@@ -58,6 +61,7 @@ CREATE INDEX IF NOT EXISTS chunks_lang ON chunks(lang, row, length);
 CREATE TABLE IF NOT EXISTS contents (row INTEGER PRIMARY KEY, bm25 BLOB, terms BLOB);
 CREATE TABLE IF NOT EXISTS files (source TEXT PRIMARY KEY, file_hash TEXT, chunks INTEGER);
 CREATE TABLE IF NOT EXISTS stamp (id INTEGER PRIMARY KEY CHECK (id = 0), collection TEXT);
+CREATE TABLE IF NOT EXISTS verified (id INTEGER PRIMARY KEY CHECK (id = 0), token TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS bm25 USING fts5(
     tokens, content='', tokenize="ascii tokenchars ':_'"
 );
@@ -123,7 +127,7 @@ class LexicalIndex:
 
     @staticmethod
     def _clear(db: sqlite3.Connection) -> None:
-        for table in ("chunks", "contents", "files"):
+        for table in ("chunks", "contents", "files", "verified"):
             db.execute(f"DELETE FROM {table}")
         db.execute("INSERT INTO bm25(bm25) VALUES ('delete-all')")
         db.execute("INSERT INTO terms(terms) VALUES ('delete-all')")
@@ -134,6 +138,7 @@ class LexicalIndex:
         """Make each file's rows exactly ``chunks`` (its state in the store: ``Mirrored``),
         in one transaction."""
         with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM verified")
             self._delete(db, [source for source, _, _ in items])
             for source, state, chunks in items:
                 self._insert(db, chunks)
@@ -146,7 +151,25 @@ class LexicalIndex:
         """Forget every row of ``sources``."""
         if sources:
             with closing(self._connect()) as db, db:
+                db.execute("DELETE FROM verified")
                 self._delete(db, sources)
+
+    def verified(self) -> str | None:
+        """The store's change token at which the index was last verified to mirror it."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT token FROM verified WHERE id = 0").fetchone()
+        return None if row is None else str(row[0])
+
+    def mark_verified(self, token: str) -> None:
+        """The index mirrors the store in full at change token ``token`` (the writer, under
+        the writer lock, after a sync that kept it in step)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO verified VALUES (0, ?)", (token,))
+
+    def unverify(self) -> None:
+        """The store is about to change: whether the index mirrors it must be checked again."""
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM verified")
 
     def files(self) -> dict[str, Mirrored]:
         """The store state mirrored, by source."""
