@@ -108,7 +108,7 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     embed = [timed(lambda q=q: assistant.embedder.embed_query([q]))[0] for q in qs[WARMUP + 1 :]]
     pool = sentence_pool(limit=300 if smoke else None)
     resync_warm = one_edit_warm(assistant, folder, pool)
-    # A second edit (another file) in the same process: the splitter is loaded by now.
+    # A second edit, of another file, in the same process.
     resync_again = one_edit_warm(assistant, folder, pool, at=0.25)
     return {
         "chunks": assistant.store.count(),
