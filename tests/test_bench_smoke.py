@@ -124,3 +124,20 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     assert result["resync_chunks_reused"] >= 1  # the chunks before the edit keep their vectors
     assert result["resync_warm_s"] > 0 and result["resync_warm_again_s"] > 0
     assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks
+
+
+def test_chroma_writes_bench_reports_bytes_written() -> None:
+    """bench/chroma_writes.py: a mark every 20,000 vectors, seconds and MiB written growing."""
+    script = str(ROOT / "bench" / "chroma_writes.py")
+    done = subprocess.run(
+        [sys.executable, script, "40000", "50000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["sync_threshold"] == "50000" and result["vectors"] == 40000
+    (n1, s1, mib1), (n2, s2, mib2) = result["marks"]
+    assert (n1, n2) == (20000, 40000) and 0 < s1 < s2 and 0 < mib1 <= mib2
