@@ -33,7 +33,7 @@ BULK_MIN_CHUNKS = 20_000  # a sync expecting this many new chunks writes in bulk
 
 def sync_threshold(store: ChunkStore) -> int:
     """The collection's HNSW ``sync_threshold`` (Chroma's default when it is not set)."""
-    hnsw = (store.collection.configuration or {}).get("hnsw") or {}
+    hnsw = (store.collection.configuration_json or {}).get("hnsw") or {}
     return int(hnsw.get("sync_threshold") or NORMAL_SYNC_THRESHOLD)
 
 
