@@ -20,6 +20,7 @@ import json
 import random
 import subprocess
 import sys
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,19 +67,31 @@ def pool_vectors(pool: list[str], cache: Path) -> np.ndarray:
 
 
 def build(n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray) -> None:
-    """Write the corpus files and store ``n_chunks`` chunks with their vectors (once)."""
+    """Write the corpus files and store ``n_chunks`` chunks with their vectors (once), in bulk
+    (``qa.store.bulk``) from as many chunks as make a sync write in bulk."""
     import qa
-    from qa.schema import Chunk
-    from qa.store import FileState
-    from qa.sync import read_fingerprint
+    from qa.store.bulk import BULK_MIN_CHUNKS, bulk_writes
 
     done = folder / "built.json"
     if done.exists():
         return
     corpus = folder / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(n_chunks)
     assistant = qa.Assistant.from_folder(corpus, sync=False, store=folder / "store")
+    with bulk_writes(assistant.store) if n_chunks >= BULK_MIN_CHUNKS else nullcontext():
+        _store_chunks(n_chunks, corpus, pool, vectors, assistant)
+    done.write_text(json.dumps({"chunks": assistant.store.count()}))
+
+
+def _store_chunks(
+    n_chunks: int, corpus: Path, pool: list[str], vectors: np.ndarray, assistant: Any
+) -> None:
+    from qa.schema import Chunk
+    from qa.store import FileState
+    from qa.sync import read_fingerprint
+
+    folder = corpus.parent
+    rng = random.Random(n_chunks)
     batch: list[tuple[FileState, list[Chunk], np.ndarray]] = []
     made = 0
     while made < n_chunks:
@@ -122,7 +135,6 @@ def build(n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray) -> 
             assistant.store.put_files(batch)
             batch = []
             print(f"  {folder.name}: {made}/{n_chunks} chunks stored", file=sys.stderr)
-    done.write_text(json.dumps({"chunks": assistant.store.count()}))
 
 
 def measure(folder: Path, questions: list[str], warmup: int) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, DATA, RESULTS, percentile, report, table, timed
+from common import CACHE, DATA, RESULTS, own_memory_mb, percentile, report, table, timed
 from query import build, pool_vectors, sentence_pool
 
 COLD_RUNS = 5
@@ -126,6 +126,28 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     }
 
 
+def phases(folder: Path, question: str) -> list[dict[str, Any]]:
+    """(child process) Where a cold ask's time and memory go: what ``qa ask`` does, step by
+    step, with the seconds of each step and the resident memory after it."""
+    steps: list[dict[str, Any]] = []
+
+    def step(name: str, fn: Any) -> Any:
+        seconds, value = timed(fn)
+        memory = own_memory_mb()
+        steps.append({"phase": name, "s": seconds, "rss_mb": memory["VmRSS"],
+                      "peak_mb": memory["VmHWM"]})  # fmt: skip
+        return value
+
+    qa = step("import qa", lambda: __import__("qa"))
+    settings = qa.Settings(corpus=folder / "corpus", store=folder / "store", answerer="extractive")
+    assistant = step("open the store", lambda: qa.Assistant(settings))
+    step("no-op sync (scan the folder)", assistant.sync)
+    step("load the embedder, embed the question", lambda: assistant.evidence.vectors([question]))
+    step("first retrieval (Chroma loads its index)", lambda: assistant.retriever.retrieve(question))
+    step("answer (evidence, citations)", lambda: assistant.ask(question))
+    return steps
+
+
 def edited(folder: Path, pool: list[str], at: float = 0.5) -> tuple[Path, bytes, str]:
     """The file one edit rewrites (``at``: where in the sorted list), its bytes, and its text
     with the last chunk replaced."""
@@ -210,9 +232,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"the warm measure failed:\n{done.stderr[-3000:]}")
     res |= json.loads(done.stdout.strip().splitlines()[-1])
+    res["cold_phases"] = cold_phases(folder, qs[-1])
     res |= one_edit(folder, pool)
     res["disk_mb"] = disk_mb(folder / "store")
     return res
+
+
+def cold_phases(folder: Path, question: str) -> list[dict[str, Any]]:
+    """``phases`` in a fresh process."""
+    child = [sys.executable, __file__, "--phases", str(folder), "--question", question]
+    done = subprocess.run(child, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the phases measure failed:\n{done.stderr[-3000:]}")
+    steps: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return steps
 
 
 def summary(res: dict[str, Any]) -> str:
@@ -233,7 +266,12 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--tag", default="", help="suffix of the results file (e.g. 'before')")
     p.add_argument("--warm", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--phases", type=Path, help="print a cold ask's steps on this built store")
+    p.add_argument("--question", default="What year did the harbour close?")
     args = p.parse_args()
+    if args.phases:
+        print(json.dumps(phases(args.phases, args.question)))
+        return 0
     if args.smoke:
         args.questions = min(args.questions, 10)
     if args.warm:

@@ -8,6 +8,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ class Assistant:
             dim=self.embedder.dim,
             manifest=self._store_dir / "manifests" / f"{name}.sqlite",
             lexical=self._store_dir / "lexical" / f"{name}.sqlite",
+            reopen=None if self.settings.chroma_url else partial(reopen_client, self._store_dir),
         )
 
     def _read_generation(self) -> str:

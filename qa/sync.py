@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -26,11 +26,19 @@ from qa.ingest.progress import EmbedProgress
 from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
+from qa.store.bulk import BULK_MIN_CHUNKS, bulk_writes, settle
 from qa.text import printable, sentence_spans
 
 EMBED_BATCH = 64  # texts per embedding call, unless the embedder says (``texts_per_call``)
 READ_AHEAD = 16  # files read and chunked ahead of the embedding
 PAGE_BAR_FROM = 50  # documents with this many pages show a reading progress bar
+CHARS_PER_TOKEN = 4  # a rough mean, for estimating chunks before reading
+
+
+def expected_chunks(total_bytes: int, chunker: Chunker) -> int:
+    """A rough count of the chunks ``total_bytes`` of text will make (before reading them)."""
+    step = max(chunker.chunk_size - chunker.chunk_overlap, 1) * CHARS_PER_TOKEN
+    return total_bytes // step
 
 
 @dataclass
@@ -109,6 +117,7 @@ def sync_corpus(
 
     A pipeline: a background thread reads and chunks the changed files while the main thread
     embeds the chunks read so far, and each file is stored once all its chunks are embedded."""
+    settle(store)  # a bulk write killed midway left Chroma saving its index too seldom
     files, skipped = scan_corpus(root)
     report = SyncReport(skipped=list(skipped))
     indexed = store.files()
@@ -125,10 +134,13 @@ def sync_corpus(
         else:
             candidates.append((f, fingerprint))
     touched: list[FileState] = []
+    total_bytes = sum(f.size for f, _ in candidates)
+    bulk = expected_chunks(total_bytes, chunker) >= BULK_MIN_CHUNKS
     reading = _read_and_chunk(candidates, indexed, store, chunker, report, touched, progress)
     with (
+        bulk_writes(store) if bulk else nullcontext(),
         ReadAhead(reading, depth=READ_AHEAD) as pending,
-        EmbedProgress(sum(f.size for f, _ in candidates), enabled=progress) as bar,
+        EmbedProgress(total_bytes, enabled=progress) as bar,
     ):
         _embed_and_store(pending, store, embedder, report, bar)
     store.touch_files(touched)

@@ -124,6 +124,11 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     assert result["resync_chunks_reused"] >= 1  # the chunks before the edit keep their vectors
     assert result["resync_warm_s"] > 0 and result["resync_warm_again_s"] > 0
     assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks
+    phases = result["cold_phases"]
+    assert [p["phase"].split()[0] for p in phases] == [
+        "import", "open", "no-op", "load", "first", "answer"
+    ]  # fmt: skip
+    assert all(p["s"] > 0 and p["rss_mb"] > 0 for p in phases)
 
 
 def test_chroma_writes_bench_reports_bytes_written() -> None:

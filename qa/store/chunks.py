@@ -8,7 +8,7 @@ Every write is mirrored, after Chroma's, in the manifest and the lexical index b
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,12 @@ class ChunkStore:
         dim: int,
         manifest: Path | None = None,
         lexical: Path | None = None,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self.embedder_name = embedder_name
         self._client = client
+        self._reopen = reopen
         self.collection = client.get_or_create_collection(
             name,
             embedding_function=None,
@@ -73,6 +75,19 @@ class ChunkStore:
         self._lexical_path = lexical
         self._lexical: LexicalIndex | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def can_reopen(self) -> bool:
+        """Whether the store can be opened afresh on a new Chroma system (embedded stores)."""
+        return self._reopen is not None
+
+    def reopen(self) -> None:
+        """Open the collection on a new Chroma system (it reloads the vector index)."""
+        if self._reopen is None:
+            raise RuntimeError("this store cannot be reopened (a Chroma server)")
+        self._client = self._reopen()
+        self.collection = self._client.get_collection(self.name, embedding_function=None)
+        self._vector_store = None
 
     def remote_generation(self) -> str:
         """The change token kept in the collection's metadata (Chroma server mode)."""
