@@ -146,3 +146,21 @@ def test_chroma_writes_bench_reports_bytes_written() -> None:
     assert result["sync_threshold"] == "50000" and result["vectors"] == 40000
     (n1, s1, mib1), (n2, s2, mib2) = result["marks"]
     assert (n1, n2) == (20000, 40000) and 0 < s1 < s2 and 0 < mib1 <= mib2
+
+
+def test_chroma_writes_bench_reports_what_readers_replay() -> None:
+    """bench/chroma_writes.py N replay: three fresh first queries for each way of writing."""
+    script = str(ROOT / "bench" / "chroma_writes.py")
+    done = subprocess.run(
+        [sys.executable, script, "2500", "replay"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["vectors"] == 2500 and result["bulk: end of the write s"] > 0
+    for way in ("default", "left raised", "bulk"):
+        times = result[f"{way}: first query s"]
+        assert len(times) == 3 and all(t > 0 for t in times)

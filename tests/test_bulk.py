@@ -97,13 +97,9 @@ def test_a_bulk_write_killed_midway_is_settled_by_the_next_sync(
     """A sync dead inside the block leaves the raised threshold and unsaved additions; the
     next sync lowers it and saves them (readers stop replaying), and the data is all there."""
 
-    entered: list[object] = []  # held: a collected generator would run its ``finally``
-
     @contextmanager
     def dies_inside(store: ChunkStore) -> Iterator[None]:
-        block = bulk.bulk_writes(store)
-        entered.append(block)
-        block.__enter__()  # never left: as if the process were killed in the block
+        bulk.begin(store)  # never ended: as if the process were killed in the block
         yield
 
     write_corpus(tmp_path / "corpus", 30)

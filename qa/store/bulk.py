@@ -52,6 +52,12 @@ def settle(store: ChunkStore) -> bool:
     return True
 
 
+def begin(store: ChunkStore) -> None:
+    """Raise the threshold and reload the index with it (``bulk_writes`` without its end)."""
+    _set_sync_threshold(store, BULK_SYNC_THRESHOLD)
+    store.reopen()  # the index is loaded afresh, with the raised threshold
+
+
 @contextmanager
 def bulk_writes(store: ChunkStore) -> Iterator[None]:
     """Within the block, Chroma saves its index every ``BULK_SYNC_THRESHOLD`` additions; on
@@ -60,8 +66,7 @@ def bulk_writes(store: ChunkStore) -> Iterator[None]:
     if not store.can_reopen:
         yield
         return
-    _set_sync_threshold(store, BULK_SYNC_THRESHOLD)
-    store.reopen()  # the index is loaded afresh, with the raised threshold
+    begin(store)
     try:
         yield
     finally:
