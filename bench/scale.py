@@ -226,16 +226,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     qs = questions(WARMUP + 1 + args.questions)
     res: dict[str, Any] = {"chunks_requested": args.chunks, **json.loads(built.read_text())}
     res |= cold_asks(folder, qs[::-1])
+    keep(folder, res)
     child = [sys.executable, __file__, "--chunks", str(args.chunks), "--warm", str(folder),
              "--questions", str(args.questions)] + (["--smoke"] if args.smoke else [])  # fmt: skip
     done = subprocess.run(child, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the warm measure failed:\n{done.stderr[-3000:]}")
     res |= json.loads(done.stdout.strip().splitlines()[-1])
+    keep(folder, res)
     res["cold_phases"] = cold_phases(folder, qs[-1])
+    keep(folder, res)
     res |= one_edit(folder, pool)
     res["disk_mb"] = disk_mb(folder / "store")
     return res
+
+
+def keep(folder: Path, res: dict[str, Any]) -> None:
+    """What is measured so far, in ``folder/measured.json``: a long run stopped keeps it."""
+    (folder / "measured.json").write_text(json.dumps(res, indent=1))
 
 
 def cold_phases(folder: Path, question: str) -> list[dict[str, Any]]:
