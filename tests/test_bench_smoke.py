@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,18 +132,20 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     assert all(p["s"] > 0 and p["rss_mb"] > 0 for p in phases)
 
 
-def test_chroma_writes_bench_reports_bytes_written() -> None:
-    """bench/chroma_writes.py: a mark every 20,000 vectors, seconds and MiB written growing."""
+def chroma_writes(*args: str) -> dict[str, Any]:
+    """bench/chroma_writes.py ARGS run to the end; the JSON of its last line."""
     script = str(ROOT / "bench" / "chroma_writes.py")
     done = subprocess.run(
-        [sys.executable, script, "40000", "50000"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_chroma_writes_bench_reports_bytes_written() -> None:
+    """bench/chroma_writes.py: a mark every 20,000 vectors, seconds and MiB written growing."""
+    result = chroma_writes("40000", "50000")
     assert result["sync_threshold"] == "50000" and result["vectors"] == 40000
     (n1, s1, mib1), (n2, s2, mib2) = result["marks"]
     assert (n1, n2) == (20000, 40000) and 0 < s1 < s2 and 0 < mib1 <= mib2
@@ -150,16 +153,7 @@ def test_chroma_writes_bench_reports_bytes_written() -> None:
 
 def test_chroma_writes_bench_reports_what_readers_replay() -> None:
     """bench/chroma_writes.py N replay: three fresh first queries for each way of writing."""
-    script = str(ROOT / "bench" / "chroma_writes.py")
-    done = subprocess.run(
-        [sys.executable, script, "2500", "replay"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = chroma_writes("2500", "replay")
     assert result["vectors"] == 2500 and result["bulk: end of the write s"] > 0
     for way in ("default", "left raised", "bulk"):
         times = result[f"{way}: first query s"]
