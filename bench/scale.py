@@ -229,10 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     keep(folder, res)
     child = [sys.executable, __file__, "--chunks", str(args.chunks), "--warm", str(folder),
              "--questions", str(args.questions)] + (["--smoke"] if args.smoke else [])  # fmt: skip
-    done = subprocess.run(child, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the warm measure failed:\n{done.stderr[-3000:]}")
-    res |= json.loads(done.stdout.strip().splitlines()[-1])
+    res |= child_json(child, "the warm measure")
     keep(folder, res)
     res["cold_phases"] = cold_phases(folder, qs[-1])
     keep(folder, res)
@@ -249,11 +246,16 @@ def keep(folder: Path, res: dict[str, Any]) -> None:
 def cold_phases(folder: Path, question: str) -> list[dict[str, Any]]:
     """``phases`` in a fresh process."""
     child = [sys.executable, __file__, "--phases", str(folder), "--question", question]
-    done = subprocess.run(child, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the phases measure failed:\n{done.stderr[-3000:]}")
-    steps: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    steps: list[dict[str, Any]] = child_json(child, "the phases measure")
     return steps
+
+
+def child_json(cmd: list[str], what: str) -> Any:
+    """Run a measuring child process; the JSON of its last line."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def summary(res: dict[str, Any]) -> str:
