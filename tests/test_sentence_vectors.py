@@ -48,7 +48,7 @@ def questions() -> list[str]:
 
 def stored_keys(a: qa.Assistant) -> dict[str, set[bytes]]:
     with sqlite3.connect(a.store.lexical.path) as db:
-        rows = db.execute("SELECT source, key FROM sentence_vectors").fetchall()
+        rows = db.execute("SELECT source, key FROM sentence_uses").fetchall()
     out: dict[str, set[bytes]] = {}
     for source, key in rows:
         out.setdefault(source, set()).add(key)

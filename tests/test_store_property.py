@@ -358,10 +358,13 @@ class CorpusSync(RuleBasedStateMachine):
             kept = np.array([t in vectors for t in every])
             assert np.allclose(got[kept], fresh[kept], atol=1e-6)
         with sqlite3.connect(self.store.lexical.path) as db:
-            rows = db.execute("SELECT source, key FROM sentence_vectors").fetchall()
+            rows = db.execute("SELECT source, key FROM sentence_uses").fetchall()
+            held = {key for (key,) in db.execute("SELECT key FROM sentence_vectors")}
         keys: dict[str, set[bytes]] = {}
         for source, key in rows:
             keys.setdefault(source, set()).add(key)
+        # A vector is kept while a file uses it, and only then.
+        assert held == {key for found in keys.values() for key in found}
         if not self.ever_crashed:
             assert set(vectors) == set(every), "a sentence without its vector"
             assert keys == {

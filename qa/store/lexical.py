@@ -129,7 +129,7 @@ class LexicalIndex:
 
     @staticmethod
     def _clear(db: sqlite3.Connection) -> None:
-        for table in ("chunks", "contents", "files", "verified", "sentence_vectors"):
+        for table in ("chunks", "contents", "files", "verified", *sentence_vectors.TABLES):
             db.execute(f"DELETE FROM {table}")
         db.execute("INSERT INTO bm25(bm25) VALUES ('delete-all')")
         db.execute("INSERT INTO terms(terms) VALUES ('delete-all')")
