@@ -210,8 +210,9 @@ class Settings(BaseSettings):
     sentence_vectors: bool = Field(
         False,
         description="Sync also embeds and stores every evidence sentence, so that an answer "
-        "reads their vectors instead of embedding its best sentences (warm asks about 8x "
-        "faster, about twice the embedding work per sync and a larger store; same answers).",
+        "reads their vectors instead of embedding its best sentences: the same answers, warm "
+        "asks about 3.5x faster (47 ms p50 at 100k chunks), about 1.8x the sync time with e5 "
+        "and about 2.2 KB of disk per distinct sentence.",
     )
     abstain_threshold: float | None = Field(
         None,

@@ -151,6 +151,9 @@ def sync_corpus(
     ):
         _embed_and_store(pending, store, embedder, report, bar, sentence_vectors)
     store.touch_files(touched)
+    if sentence_vectors:
+        per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
+        keep_sentences(store, embedder, report.unchanged, per_call, progress)
 
     on_disk = {f.source for f in files} - {s.source for s in report.skipped}
     report.removed = sorted(set(indexed) - on_disk)
@@ -336,6 +339,24 @@ def evidence_vectors(
         batch = missing[at : at + per_call]
         found.update(zip(batch, embedder.embed_documents(batch), strict=True))
     return {source: {t: found[t] for t in texts} for source, texts in by_source.items()}
+
+
+def keep_sentences(
+    store: ChunkStore, embedder: Embedder, sources: list[str], per_call: int, progress: bool
+) -> int:
+    """Give those of ``sources`` (unchanged files) that have no sentence vectors theirs: a
+    store synced before ``sentence_vectors`` was turned on, or files a catch-up indexed again.
+    How many files were looked at."""
+    have = store.lexical.sentence_sources()
+    missing = [source for source in sources if source not in have]
+    if missing and progress:
+        print(f"qa: embedding the sentences of {len(missing)} files", file=sys.stderr)
+    for at in range(0, len(missing), 200):
+        found = store.chunks_of_files(missing[at : at + 200])
+        store.lexical.put_sentences(
+            evidence_vectors(list(found.items()), store, embedder, per_call)
+        )
+    return len(missing)
 
 
 def evidence_texts(chunk: Chunk) -> list[str]:

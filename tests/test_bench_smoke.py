@@ -80,12 +80,14 @@ SMOKE_KEYS: dict[str, set[str]] = {
     "ingest": {"e5", "minilm", "hit_at_5", "chunks"},
     "query": {"pool_sentences", "scales"},
     "evidence": {"questions", "modes", "p50_speedup"},
+    "sentence_lookup": {"sentences", "ms", "ratios", "bytes_per_sentence"},
 }
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE_KEYS))
 def test_measurement_bench_smoke(name: str, tmp_path: Path) -> None:
-    """ingest, query and evidence: same code path on tiny inputs; JSON with its baselines."""
+    """ingest, query, evidence and sentence_lookup: same code path on tiny inputs; JSON with
+    its baselines."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--smoke", "--out", str(tmp_path)],
         cwd=ROOT,

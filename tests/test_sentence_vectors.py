@@ -112,3 +112,8 @@ def test_vectors_follow_edits_and_deletes(tmp_path: Path) -> None:
     keys = stored_keys(b)
     assert edited.name not in keys
     assert keys == {s: k for s, k in expected_keys(b).items() if s != edited.name}
+
+    # Turned on again, the next sync gives the file its sentence vectors, changed or not.
+    c = assistant(corpus, tmp_path / "store", sentence_vectors=True)
+    assert not c.sync().changed
+    assert stored_keys(c) == expected_keys(c)

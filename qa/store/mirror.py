@@ -49,8 +49,8 @@ def catch_up(store: ChunkStore, token: str | None = None, *, progress: bool = Fa
                 for source in batch
             ],
             # Their sentence vectors, if any, lag like their rows: dropped, not guessed (a
-            # sentence without one is embedded when asked about; the next sync of the file
-            # stores them again).
+            # sentence without one is embedded when asked about; the next sync with
+            # ``sentence_vectors`` stores them again).
             {source: {} for source in batch},
         )
         if bar is not None:

@@ -7,9 +7,9 @@ candidate sentences instead of embedding them per question. A text's vector is s
 file overflowed to a page of its own), and ``sentence_uses`` says which files hold it, so a
 vector goes when its last file does. They live beside the lexical rows and are written in
 the same transaction (the same writer lock, the same crash order). They are not derived from
-Chroma: a catch-up drops those of the files it indexes again, and a sentence without one is
-embedded when asked about (the same vector either way: the collection, and so this file, is
-per embedder).
+Chroma: a catch-up drops those of the files it indexes again (the next sync with the setting
+gives every file without them its own), and a sentence without one is embedded when asked
+about (the same vector either way: the collection, and so this file, is per embedder).
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ def lookup(db: sqlite3.Connection, texts: Sequence[str]) -> dict[str, np.ndarray
         for key, blob in db.execute(query, batch):
             out[keys[key]] = np.frombuffer(blob, dtype=np.float32).copy()
     return out
+
+
+def sources(db: sqlite3.Connection) -> set[str]:
+    """The files that have sentence vectors."""
+    return {source for (source,) in db.execute("SELECT DISTINCT source FROM sentence_uses")}
 
 
 def count(db: sqlite3.Connection) -> int:
