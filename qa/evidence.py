@@ -18,10 +18,9 @@ import numpy as np
 from qa.embed import Embedder, calibration_of
 from qa.lang import detect
 from qa.schema import Chunk, Passage
-from qa.text import TermStats, sentence_spans, terms_of
+from qa.text import TermStats, evidence_spans, sentence_spans, terms_of
 
 DENSE_WEIGHT = 0.55
-MIN_WORDS = 3
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
 REDUNDANT_OVERLAP = 0.8  # ... as do sentences sharing this share of their terms
 RERANK_TOP = 8  # best candidates whose own sentence vector is computed ...
@@ -67,6 +66,7 @@ class Span:
 
 
 ChunkVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
+StoredVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]  # sentence text → vector
 
 
 class Evidence:
@@ -75,6 +75,8 @@ class Evidence:
     With ``chunk_vectors`` (stored chunk embeddings by id), a sentence's dense part is the
     cosine of the chunk it sits in: no model call per sentence, so an answer costs one
     query embedding. Without it, every sentence is embedded on its own (slower, finer).
+    With ``stored_vectors`` (sentence vectors kept by sync, by text), a sentence's own vector
+    is read instead of computed where the store has it: the very vector the embedder gives.
     """
 
     def __init__(
@@ -83,11 +85,13 @@ class Evidence:
         term_stats: TermStats,
         cache_size: int = 20_000,
         chunk_vectors: ChunkVectors | None = None,
+        stored_vectors: StoredVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.calibration = calibration_of(embedder)
         self.term_stats = term_stats
         self.chunk_vectors = chunk_vectors
+        self.stored_vectors = stored_vectors
         self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._sentences: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._terms: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
@@ -101,6 +105,12 @@ class Evidence:
         seen recently."""
         keys = [(documents, t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing and documents and self.stored_vectors is not None:
+            stored = self.stored_vectors([t for _, t in missing])
+            for key in missing:
+                if key[1] in stored:
+                    self._cache[key] = stored[key[1]]
+            missing = [k for k in missing if k not in self._cache]
         if missing:
             embed = self.embedder.embed_documents if documents else self.embedder.embed_query
             for key, vec in zip(missing, embed([t for _, t in missing]), strict=True):
@@ -112,6 +122,11 @@ class Evidence:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])
+
+    def forget_vectors(self) -> None:
+        """Drop the vectors and scores kept between calls."""
+        self._cache.clear()
+        self._last_parts = None
 
     def forget_languages(self) -> None:
         """Drop remembered detections (the corpus's languages changed)."""
@@ -128,32 +143,17 @@ class Evidence:
         return found
 
     def spans(self, passages: Sequence[Passage]) -> list[Span]:
-        """Sentences of the passages (at least three words), without duplicates across chunks.
-
-        A fragment shorter than that ("/TASS/." after "MOSCOW, November 10.") joins the
-        sentence before it on the same line instead of being dropped."""
+        """Sentences of the passages (``qa.text.evidence_spans``), without duplicates across
+        chunks."""
         seen: set[tuple[str, int, int]] = set()
         out: list[Span] = []
         for p in passages:
-            merged: list[list[int]] = []
-            for start, end in self._sentence_spans(p.chunk):
-                short = len(p.chunk.text[start - p.chunk.start : end - p.chunk.start].split())
-                gap = (
-                    p.chunk.text[merged[-1][1] - p.chunk.start : start - p.chunk.start]
-                    if merged
-                    else "\n"
-                )
-                if short < MIN_WORDS and "\n" not in gap:
-                    merged[-1][1] = end
-                else:
-                    merged.append([start, end])
-            for start, end in merged:
+            sentences = self._sentence_spans(p.chunk)
+            for start, end in evidence_spans(p.chunk.text, p.chunk.start, sentences):
                 key = (p.chunk.source, start, end)
-                span = Span(p.chunk, start, end, p.rank)
-                if key in seen or len(span.text.split()) < MIN_WORDS:
-                    continue
-                seen.add(key)
-                out.append(span)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Span(p.chunk, start, end, p.rank))
         return out
 
     def rate(self, question: str, passages: Sequence[Passage]) -> list[Passage]:

@@ -27,7 +27,7 @@ from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
 from qa.store.bulk import BULK_MIN_CHUNKS, bulk_writes, settle
-from qa.text import printable, sentence_spans
+from qa.text import evidence_spans, printable, sentence_spans
 
 EMBED_BATCH = 64  # texts per embedding call, unless the embedder says (``texts_per_call``)
 READ_AHEAD = 16  # files read and chunked ahead of the embedding
@@ -111,12 +111,19 @@ class DocumentInfo:
 
 
 def sync_corpus(
-    root: Path, store: ChunkStore, embedder: Embedder, chunker: Chunker, *, progress: bool = False
+    root: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    chunker: Chunker,
+    *,
+    progress: bool = False,
+    sentence_vectors: bool = False,
 ) -> SyncReport:
     """Bring ``store`` in line with the files under ``root``; returns what changed.
 
     A pipeline: a background thread reads and chunks the changed files while the main thread
-    embeds the chunks read so far, and each file is stored once all its chunks are embedded."""
+    embeds the chunks read so far, and each file is stored once all its chunks are embedded
+    (with ``sentence_vectors``, also its evidence sentences: ``evidence_vectors``)."""
     settle(store)  # a bulk write killed midway left Chroma saving its index too seldom
     files, skipped = scan_corpus(root)
     report = SyncReport(skipped=list(skipped))
@@ -142,8 +149,11 @@ def sync_corpus(
         ReadAhead(reading, depth=READ_AHEAD) as pending,
         EmbedProgress(total_bytes, enabled=progress) as bar,
     ):
-        _embed_and_store(pending, store, embedder, report, bar)
+        _embed_and_store(pending, store, embedder, report, bar, sentence_vectors)
     store.touch_files(touched)
+    if sentence_vectors:
+        per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
+        keep_sentences(store, embedder, report.unchanged, per_call, progress)
 
     on_disk = {f.source for f in files} - {s.source for s in report.skipped}
     report.removed = sorted(set(indexed) - on_disk)
@@ -247,6 +257,7 @@ def _embed_and_store(
     embedder: Embedder,
     report: SyncReport,
     bar: EmbedProgress,
+    sentence_vectors: bool = False,
 ) -> None:
     """Embed the chunks of the files as they come, in batches across files (as many texts
     per call as the embedder takes: ``texts_per_call``); store each file once complete.
@@ -278,8 +289,14 @@ def _embed_and_store(
             ready.append((item, np.stack([v for v in slots if v is not None]), reused))
             base += 1
         if ready:
+            # A file written without sentence vectors keeps none (no stale ones either).
+            files = [(state.source, chunks) for (_, state, chunks, _), _, _ in ready]
+            sentences: dict[str, dict[str, Any]] = {source: {} for source, _ in files}
+            if sentence_vectors:
+                sentences = evidence_vectors(files, store, embedder, per_call)
             store.put_files(
-                [(state, chunks, vectors) for (_, state, chunks, _), vectors, _ in ready]
+                [(state, chunks, vectors) for (_, state, chunks, _), vectors, _ in ready],
+                sentences,
             )
         for (f, _, chunks, existed), _, reused in ready:
             report.chunks_embedded += len(chunks) - reused
@@ -304,3 +321,47 @@ def _embed_and_store(
         store_ready()
     embed_batch()
     store_ready()
+
+
+def evidence_vectors(
+    files: list[tuple[str, list[Chunk]]], store: ChunkStore, embedder: Embedder, per_call: int
+) -> dict[str, dict[str, Any]]:
+    """For each file (source, chunks): the vector of each evidence sentence of its chunks
+    (``qa.text.evidence_spans``, the sentences an answer scores), by text; those the store
+    already holds are reused, the rest embedded as documents."""
+    by_source: dict[str, list[str]] = {}
+    for source, chunks in files:
+        by_source.setdefault(source, []).extend(t for c in chunks for t in evidence_texts(c))
+    wanted = list(dict.fromkeys(t for texts in by_source.values() for t in texts))
+    found: dict[str, Any] = store.sentence_vectors(wanted)
+    missing = [t for t in wanted if t not in found]
+    for at in range(0, len(missing), per_call):
+        batch = missing[at : at + per_call]
+        found.update(zip(batch, embedder.embed_documents(batch), strict=True))
+    return {source: {t: found[t] for t in texts} for source, texts in by_source.items()}
+
+
+def keep_sentences(
+    store: ChunkStore, embedder: Embedder, sources: list[str], per_call: int, progress: bool
+) -> int:
+    """Give those of ``sources`` (unchanged files) that have no sentence vectors theirs: a
+    store synced before ``sentence_vectors`` was turned on, or files a catch-up indexed again.
+    How many files were looked at."""
+    have = store.lexical.sentence_sources()
+    missing = [source for source in sources if source not in have]
+    if missing and progress:
+        print(f"qa: embedding the sentences of {len(missing)} files", file=sys.stderr)
+    for at in range(0, len(missing), 200):
+        found = store.chunks_of_files(missing[at : at + 200])
+        store.lexical.put_sentences(
+            evidence_vectors(list(found.items()), store, embedder, per_call)
+        )
+    return len(missing)
+
+
+def evidence_texts(chunk: Chunk) -> list[str]:
+    """The texts of a chunk's evidence sentences (``qa.text.evidence_spans``)."""
+    c = chunk
+    sentences = c.sentences or sentence_spans(c.text, offset=c.start, lang=c.lang)
+    spans = evidence_spans(c.text, c.start, sentences)
+    return [c.text[s - c.start : e - c.start] for s, e in spans]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+MIN_WORDS = 3  # an evidence span has at least this many words
 _LINE = re.compile(r"[^\n]+")
 
 
@@ -110,6 +111,28 @@ def sentence_spans(text: str, offset: int = 0, lang: str = "") -> list[tuple[int
             if e > s:
                 spans.append((offset + line.start() + s, offset + line.start() + e))
     return spans
+
+
+def evidence_spans(
+    text: str, offset: int, sentences: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The spans evidence is scored on, in a chunk of ``text`` starting at ``offset`` whose
+    sentences are ``sentences`` (offsets in the document): sentences of at least
+    ``MIN_WORDS`` words. A shorter fragment ("/TASS/." after "MOSCOW, November 10.") joins
+    the sentence before it on the same line instead of being dropped."""
+    merged: list[list[int]] = []
+    for start, end in sentences:
+        short = len(text[start - offset : end - offset].split())
+        gap = text[merged[-1][1] - offset : start - offset] if merged else "\n"
+        if short < MIN_WORDS and "\n" not in gap:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    return [
+        (start, end)
+        for start, end in merged
+        if len(text[start - offset : end - offset].split()) >= MIN_WORDS
+    ]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

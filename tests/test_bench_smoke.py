@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.helpers import ROOT
@@ -79,12 +80,14 @@ SMOKE_KEYS: dict[str, set[str]] = {
     "ingest": {"e5", "minilm", "hit_at_5", "chunks"},
     "query": {"pool_sentences", "scales"},
     "evidence": {"questions", "modes", "p50_speedup"},
+    "sentence_lookup": {"sentences", "ms", "ratios", "bytes_per_sentence"},
 }
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE_KEYS))
 def test_measurement_bench_smoke(name: str, tmp_path: Path) -> None:
-    """ingest, query and evidence: same code path on tiny inputs; JSON with its baselines."""
+    """ingest, query, evidence and sentence_lookup: same code path on tiny inputs; JSON with
+    its baselines."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--smoke", "--out", str(tmp_path)],
         cwd=ROOT,
@@ -99,13 +102,16 @@ def test_measurement_bench_smoke(name: str, tmp_path: Path) -> None:
     assert result["machine"]["cpus"] >= 1
 
 
-def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
-    """bench/scale.py on a tiny store: every measure runs, and the last line is the summary."""
+@pytest.mark.parametrize("sentences", [False, True], ids=["plain", "sentence-vectors"])
+def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path, sentences: bool) -> None:
+    """bench/scale.py on a tiny store: every measure runs, and the last line is the summary;
+    with ``--sentence-vectors`` the store keeps them (and the one-edit sync keeps them too)."""
     import re
 
     script = str(ROOT / "bench" / "scale.py")
+    flags = ["--sentence-vectors"] if sentences else []
     done = subprocess.run(
-        [sys.executable, script, "--chunks", "300", "--smoke", "--out", str(tmp_path)],
+        [sys.executable, script, "--chunks", "300", "--smoke", "--out", str(tmp_path), *flags],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -125,6 +131,9 @@ def test_scale_bench_smoke_ends_with_its_summary_line(tmp_path: Path) -> None:
     assert result["resync_chunks_reused"] >= 1  # the chunks before the edit keep their vectors
     assert result["resync_warm_s"] > 0 and result["resync_warm_again_s"] > 0
     assert result["chunks"] >= 300 and result["disk_mb"] > 0  # an edited file re-chunks
+    # Each pool sentence's vector once (a 300-sentence pool, nearly all drawn); without the
+    # setting, none kept.
+    assert (result["sentence_vectors"] > 250) if sentences else not result["sentence_vectors"]
     phases = result["cold_phases"]
     assert [p["phase"].split()[0] for p in phases] == [
         "import", "open", "no-op", "load", "first", "answer"
@@ -158,3 +167,35 @@ def test_chroma_writes_bench_reports_what_readers_replay() -> None:
     for way in ("default", "left raised", "bulk"):
         times = result[f"{way}: first query s"]
         assert len(times) == 3 and all(t > 0 for t in times)
+
+
+def test_scale_builder_stores_what_a_sync_would(tmp_path: Path) -> None:
+    """bench/query.py's builder: each chunk's sentence offsets slice its file into pool
+    sentences, and with ``sentences`` each of them has its pool sentence's vector."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from common import CACHE
+        from query import build, pool_vectors, sentence_pool
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    import qa
+
+    pool = sentence_pool(limit=300)
+    vectors = pool_vectors(pool, CACHE / "query-smoke")
+    build(30, tmp_path, pool, vectors, sentences=True)
+    store = qa.Assistant.from_folder(
+        tmp_path / "corpus", sync=False, store=tmp_path / "store"
+    ).store
+    chunks = store.chunks()
+    assert len(chunks) == 30
+    index = {text: i for i, text in enumerate(pool)}
+    texts = []
+    for chunk in chunks:
+        text = (tmp_path / "corpus" / chunk.source).read_text(encoding="utf-8")
+        assert len(chunk.sentences) == 7
+        for start, end in chunk.sentences:
+            assert text[start:end] in index, (chunk.source, chunk.index, text[start:end][:40])
+            texts.append(text[start:end])
+    stored = store.sentence_vectors(texts)
+    assert set(stored) == set(texts)
+    assert all(np.array_equal(stored[t], vectors[index[t]]) for t in texts)

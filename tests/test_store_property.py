@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from functools import cache
@@ -30,8 +31,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 import qa  # noqa: F401  - offline environment first
 from qa.embed import HashingEmbedder
 from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
+from qa.schema import Chunk
 from qa.store import ChunkStore, collection_name, open_client
-from qa.sync import sync_corpus
+from qa.store.sentences import sentence_key
+from qa.sync import evidence_texts, sync_corpus
 
 
 @cache
@@ -132,6 +135,7 @@ class CorpusSync(RuleBasedStateMachine):
         self.store: ChunkStore = self.open()
         self.indexed: dict[str, str] = {}  # source → file hash, as of the last sync
         self.crashed = False  # a sync crashed (or may have) since the last checked one
+        self.ever_crashed = False  # since then, a file may keep its old sentence vectors
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -146,6 +150,7 @@ class CorpusSync(RuleBasedStateMachine):
             embedder_name=embedder().name,
             dim=embedder().dim,
             manifest=self.tmp / "store" / "manifests" / f"{name}.sqlite",  # as Assistant does
+            lexical=self.tmp / "store" / "lexical" / f"{name}.sqlite",
         )
         return self.store
 
@@ -232,9 +237,9 @@ class CorpusSync(RuleBasedStateMachine):
             for source, (text, file_hash) in self.readable().items()
         }
         crash = CrashAfter(self.store, writes)
-        self.crashed = True  # the model no longer knows what the last sync stored
+        self.crashed = self.ever_crashed = True  # the model no longer knows what was stored
         try:
-            sync_corpus(self.root, self.store, embedder(), chunker())
+            sync_corpus(self.root, self.store, embedder(), chunker(), sentence_vectors=True)
             event("sync finished before the crash")
         except Crash:
             event("sync crashed")
@@ -276,7 +281,7 @@ class CorpusSync(RuleBasedStateMachine):
     def sync_and_check(self) -> None:
         before = self.indexed
         wanted = self.readable()
-        report = sync_corpus(self.root, self.store, embedder(), chunker())
+        report = sync_corpus(self.root, self.store, embedder(), chunker(), sentence_vectors=True)
         event(f"sync: {len(wanted)} files, {'changes' if report.changed else 'no change'}")
 
         # The report says what changed relative to the previous sync (after a crash, relative
@@ -317,6 +322,8 @@ class CorpusSync(RuleBasedStateMachine):
             fresh = embedder().embed_documents([c.text for c in stored])
             assert np.allclose(np.stack([vectors[i] for i in ids]), fresh, atol=1e-6)
 
+        self.check_sentence_vectors(stored)
+
         files = self.store.files()
         assert set(files) == set(wanted)
         for source, state in files.items():
@@ -330,10 +337,40 @@ class CorpusSync(RuleBasedStateMachine):
 
         # Syncing again right away changes nothing and embeds nothing.
         counting = CountingEmbedder()
-        again = sync_corpus(self.root, self.store, counting, chunker())
+        again = sync_corpus(self.root, self.store, counting, chunker(), sentence_vectors=True)
         assert not again.changed
         assert counting.texts == 0
         assert sorted(again.unchanged) == sorted(wanted)
+
+    def check_sentence_vectors(self, stored: list[Chunk]) -> None:
+        """Each evidence sentence of the stored chunks has the vector the embedder gives its
+        text; with no crash so far, each file holds exactly its own sentences' vectors (a crash
+        between the Chroma and the lexical write can leave a file's old ones, never a wrong
+        one)."""
+        texts: dict[str, set[str]] = {}
+        for c in stored:
+            texts.setdefault(c.source, set()).update(evidence_texts(c))
+        every = sorted({t for found in texts.values() for t in found})
+        vectors = self.store.sentence_vectors(every)
+        if every:
+            fresh = embedder().embed_documents(every)
+            got = np.stack([vectors.get(t, np.zeros(embedder().dim)) for t in every])
+            kept = np.array([t in vectors for t in every])
+            assert np.allclose(got[kept], fresh[kept], atol=1e-6)
+        with sqlite3.connect(self.store.lexical.path) as db:
+            rows = db.execute("SELECT source, key FROM sentence_uses").fetchall()
+            held = {key for (key,) in db.execute("SELECT key FROM sentence_vectors")}
+        keys: dict[str, set[bytes]] = {}
+        for source, key in rows:
+            keys.setdefault(source, set()).add(key)
+        # A vector is kept while a file uses it, and only then.
+        assert held == {key for found in keys.values() for key in found}
+        if not self.ever_crashed:
+            assert set(vectors) == set(every), "a sentence without its vector"
+            assert keys == {
+                source: {sentence_key(t) for t in found} for source, found in texts.items() if found
+            }
+        event(f"sentence vectors: {len(vectors)} of {len(every)}")
 
     def teardown(self) -> None:
         try:

@@ -21,6 +21,7 @@ from qa.store import generation
 from qa.store.lexical import LexicalIndex, Mirrored
 from qa.store.manifest import Manifest
 from qa.store.records import chunk_of, metadata_of
+from qa.store.sentences import Vectors
 
 _BATCH = 1000
 GENERATION_KEY = "qa_generation"  # the change token, in the collection's metadata
@@ -194,8 +195,14 @@ class ChunkStore:
         """Replace one file's chunks (see ``put_files``)."""
         self.put_files([(state, chunks, vectors)])
 
-    def put_files(self, items: Sequence[tuple[FileState, Sequence[Chunk], np.ndarray]]) -> None:
-        """Replace the chunks of several files in a few Chroma calls, crash-safe in this order:
+    def put_files(
+        self,
+        items: Sequence[tuple[FileState, Sequence[Chunk], np.ndarray]],
+        sentences: Vectors | None = None,
+    ) -> None:
+        """Replace the chunks of several files in a few Chroma calls (and, of the files in
+        ``sentences``, their sentence vectors: ``LexicalIndex.replace_files``), crash-safe in
+        this order:
 
         1. new chunks are added (a file's first chunk without its size/mtime marker);
         2. stale chunks of those files are deleted;
@@ -255,7 +262,8 @@ class ChunkStore:
             [
                 (state.source, Mirrored(state.file_hash, state.chunks), chunks)
                 for state, (_, chunks, _) in zip(written, items, strict=True)
-            ]
+            ],
+            sentences,
         )
         self._record(written, [], before)
 
@@ -398,6 +406,10 @@ class ChunkStore:
             for text, vector in zip(got["documents"], got["embeddings"], strict=True)
             if text
         }
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by text (``LexicalIndex.sentence_vectors``)."""
+        return self.lexical.sentence_vectors(texts) if texts else {}
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id."""

@@ -15,7 +15,9 @@ by sync in step with the vectors and opened by readers without rebuilding anythi
   reader or a sync finds what differs from the store and catches up from Chroma;
 - ``verified``: the store's change token (``qa.store.generation``) at which the index was
   last known to mirror the store in full; cleared before any write to the store, so that
-  while it matches, catching up costs one row read instead of comparing every file.
+  while it matches, catching up costs one row read instead of comparing every file;
+- ``sentence_vectors``, ``sentence_uses``: the evidence sentences' vectors kept by sync
+  (``qa.store.sentences``).
 
 FTS5 stores the postings (compressed, incrementally merged, transactional); the ranking is
 computed here from its ``fts5vocab`` instance table, with bm25s's Lucene formula and constants
@@ -44,6 +46,7 @@ import numpy as np
 
 from qa import lang as languages
 from qa.schema import Chunk
+from qa.store import sentences as sentence_store
 from qa.text import TermStats, terms_of
 
 K1 = 1.5  # bm25s's defaults (method "lucene")
@@ -113,7 +116,7 @@ class LexicalIndex:
 
     def _open(self) -> None:
         with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + sentence_store.SCHEMA)
             row = db.execute("SELECT collection FROM stamp WHERE id = 0").fetchone()
             if row is not None and row[0] != self.key:  # a collection of this name, remade
                 self._clear(db)
@@ -127,16 +130,21 @@ class LexicalIndex:
 
     @staticmethod
     def _clear(db: sqlite3.Connection) -> None:
-        for table in ("chunks", "contents", "files", "verified"):
+        for table in ("chunks", "contents", "files", "verified", *sentence_store.TABLES):
             db.execute(f"DELETE FROM {table}")
         db.execute("INSERT INTO bm25(bm25) VALUES ('delete-all')")
         db.execute("INSERT INTO terms(terms) VALUES ('delete-all')")
 
     # --- writes (the sync, under the writer lock; or a reader catching up)
 
-    def replace_files(self, items: Sequence[tuple[str, Mirrored, Sequence[Chunk]]]) -> None:
+    def replace_files(
+        self,
+        items: Sequence[tuple[str, Mirrored, Sequence[Chunk]]],
+        sentences: sentence_store.Vectors | None = None,
+    ) -> None:
         """Make each file's rows exactly ``chunks`` (its state in the store: ``Mirrored``),
-        in one transaction."""
+        and the sentence vectors of each file in ``sentences`` exactly those given (text →
+        vector), in one transaction."""
         with closing(self._connect()) as db, db:
             db.execute("DELETE FROM verified")
             self._delete(db, [source for source, _, _ in items])
@@ -146,13 +154,35 @@ class LexicalIndex:
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
                     (source, state.file_hash, state.chunks),
                 )
+            sentence_store.replace(db, sentences or {})
 
     def delete_files(self, sources: Sequence[str]) -> None:
-        """Forget every row of ``sources``."""
+        """Forget every row of ``sources``, and their sentence vectors."""
         if sources:
             with closing(self._connect()) as db, db:
                 db.execute("DELETE FROM verified")
                 self._delete(db, sources)
+                sentence_store.delete(db, sources)
+
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by text (``qa.store.sentences.lookup``)."""
+        with closing(self._connect()) as db:
+            return sentence_store.lookup(db, texts)
+
+    def put_sentences(self, sentences: sentence_store.Vectors) -> None:
+        """Make each file's sentence vectors exactly those given (its rows unchanged)."""
+        with closing(self._connect()) as db, db:
+            sentence_store.replace(db, sentences)
+
+    def sentence_sources(self) -> set[str]:
+        """The files that have sentence vectors."""
+        with closing(self._connect()) as db:
+            return sentence_store.sources(db)
+
+    def sentence_count(self) -> int:
+        """How many sentence vectors are stored."""
+        with closing(self._connect()) as db:
+            return sentence_store.count(db)
 
     def verified(self) -> str | None:
         """The store's change token at which the index was last verified to mirror it."""

@@ -47,7 +47,11 @@ def catch_up(store: ChunkStore, token: str | None = None, *, progress: bool = Fa
             [
                 (source, Mirrored(stored[source].file_hash, stored[source].chunks), found[source])
                 for source in batch
-            ]
+            ],
+            # Their sentence vectors, if any, lag like their rows: dropped, not guessed (a
+            # sentence without one is embedded when asked about; the next sync with
+            # ``sentence_vectors`` stores them again).
+            {source: {} for source in batch},
         )
         if bar is not None:
             bar.update(len(batch))
