@@ -166,9 +166,13 @@ class TermStats:
             self.df.update(set(found))
         batch.clear()
 
+    def document_frequency(self, term: str) -> int:
+        """How many of the documents have ``term``."""
+        return self.df.get(term, 0)
+
     def idf(self, term: str) -> float:
         """BM25-style inverse document frequency, always positive."""
-        df = self.df.get(term, 0)
+        df = self.document_frequency(term)
         return math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
 
     def coverage(self, query_terms: Iterable[str], text_terms: Iterable[str]) -> float:

@@ -8,7 +8,7 @@ Every write is mirrored, after Chroma's, in the manifest and the lexical index b
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,11 @@ from qa.schema import Chunk
 from qa.store import generation
 from qa.store.lexical import LexicalIndex, Mirrored
 from qa.store.manifest import Manifest
-from qa.store.records import chunk_of, metadata_of
+from qa.store.records import batches, chunk_of, get_all, metadata_of, pages
 from qa.store.sentences import Vectors
 
 _BATCH = 1000
 GENERATION_KEY = "qa_generation"  # the change token, in the collection's metadata
-_PAGE = 5000  # records per collection.get page
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,7 @@ class ChunkStore:
 
     def _files_in_chroma(self) -> dict[str, FileState]:
         """Indexed files as recorded on each file's first chunk in Chroma."""
-        got = self._get_all(where={"chunk_index": 0}, include=["metadatas"])
+        got = get_all(self.collection, where={"chunk_index": 0}, include=["metadatas"])
         states = {}
         for meta in got["metadatas"]:
             state = FileState(
@@ -236,7 +235,7 @@ class ChunkStore:
                         },
                     )
                 )
-        for batch in _batches(nodes, _BATCH):
+        for batch in batches(nodes, _BATCH):
             self.vector_store.add(list(batch))
         stale = [
             cid
@@ -279,12 +278,20 @@ class ChunkStore:
     def _chunk_indexes(self, sources: Sequence[str]) -> dict[str, dict[str, int]]:
         """For each of ``sources``: its stored chunk ids and their positions in the file."""
         out: dict[str, dict[str, int]] = {}
-        for batch in _batches(list(sources), 500):
-            where: Any = {"source": {"$in": list(batch)}}
-            got = self._get_all(where=where, include=["metadatas"])
-            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-                out.setdefault(str(meta["source"]), {})[cid] = int(meta["chunk_index"])
+        for cid, _, meta in self._records_of_files(sources, include=["metadatas"]):
+            out.setdefault(str(meta["source"]), {})[cid] = int(meta["chunk_index"])
         return out
+
+    def _records_of_files(
+        self, sources: Sequence[str], *, include: list[str]
+    ) -> Iterator[tuple[str, Any, Any]]:
+        """``(id, document, metadata)`` of every stored chunk of ``sources`` (the document is
+        None unless ``include`` asks for it), read 500 files at a time."""
+        for batch in batches(list(sources), 500):
+            where: Any = {"source": {"$in": list(batch)}}
+            got = get_all(self.collection, where=where, include=include)
+            documents = got["documents"] or [None] * len(got["ids"])
+            yield from zip(got["ids"], documents, got["metadatas"], strict=True)
 
     def touch_files(self, states: Sequence[FileState]) -> None:
         """Record new sizes/mtimes for files whose content did not change."""
@@ -293,7 +300,7 @@ class ChunkStore:
         before = self.count()
         by_source = {s.source: s for s in states}
         ids, metas = [], []
-        for batch in _batches(list(by_source), 500):
+        for batch in batches(list(by_source), 500):
             where: Any = {"$and": [{"source": {"$in": list(batch)}}, {"chunk_index": 0}]}
             got = self.collection.get(where=where, include=["metadatas"])
             for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
@@ -308,7 +315,7 @@ class ChunkStore:
         """Remove chunks by id."""
         if ids:
             self.lexical.unverify()
-        for batch in _batches(list(ids), _BATCH):
+        for batch in batches(list(ids), _BATCH):
             self.collection.delete(ids=batch)
 
     def delete_files(self, sources: Sequence[str]) -> int:
@@ -341,7 +348,7 @@ class ChunkStore:
         include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
         rows: list[tuple[Chunk, int]] = []
         matrices: list[np.ndarray] = []
-        for page in self._pages(include=include):
+        for page in pages(self.collection, include=include):
             for cid, doc, meta in zip(
                 page["ids"], page["documents"], page["metadatas"], strict=True
             ):
@@ -356,34 +363,11 @@ class ChunkStore:
             return chunks, np.zeros((0, 0), dtype=np.float16)
         return chunks, np.concatenate(matrices)[[at for _, at in rows]]
 
-    def _get_all(self, *, include: list[str], where: Any = None) -> dict[str, list[Any]]:
-        """``collection.get`` of every match, read in pages."""
-        out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-        for page in self._pages(include=include, where=where):
-            for key in out:
-                values = page.get(key)
-                if values is not None:
-                    out[key].extend(values)
-        return out
-
-    def _pages(self, *, include: list[str], where: Any = None) -> Iterator[Any]:
-        """``collection.get`` in pages (one call for 100k records exceeds SQLite's limits)."""
-        offset = 0
-        while True:
-            page = self.collection.get(include=include, where=where, limit=_PAGE, offset=offset)
-            yield page
-            if len(page["ids"]) < _PAGE:
-                return
-            offset += _PAGE
-
     def chunks_of_files(self, sources: Sequence[str]) -> dict[str, list[Chunk]]:
         """Every stored chunk of each of ``sources`` (texts and metadata, no vectors)."""
         out: dict[str, list[Chunk]] = {source: [] for source in sources}
-        for batch in _batches(list(sources), 500):
-            where: Any = {"source": {"$in": list(batch)}}
-            got = self._get_all(where=where, include=["documents", "metadatas"])
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                out[str(meta["source"])].append(chunk_of(cid, doc, meta))
+        for cid, doc, meta in self._records_of_files(sources, include=["documents", "metadatas"]):
+            out[str(meta["source"])].append(chunk_of(cid, doc, meta))
         return out
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
@@ -400,7 +384,9 @@ class ChunkStore:
         """The stored vector of each chunk text of ``source``, so that a re-sync of an edited
         file embeds only the chunks whose text changed (the collection is per embedder: a
         text's stored vector is the one the embedder gives it)."""
-        got = self._get_all(where={"source": source}, include=["documents", "embeddings"])
+        got = get_all(
+            self.collection, where={"source": source}, include=["documents", "embeddings"]
+        )
         return {
             text: np.asarray(vector, dtype=np.float32)
             for text, vector in zip(got["documents"], got["embeddings"], strict=True)
@@ -420,8 +406,3 @@ class ChunkStore:
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
-
-
-def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

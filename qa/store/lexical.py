@@ -365,20 +365,14 @@ class LexicalReader:
         return df
 
 
-class _Frequencies:
-    """Document frequencies of evidence terms, looked up in the index when first asked."""
-
-    def __init__(self, reader: LexicalReader) -> None:
-        self.reader = reader
-
-    def get(self, term: str, default: int = 0) -> int:
-        return self.reader.document_frequency(term) or default
-
-
 class IndexTermStats(TermStats):
     """``TermStats`` of the stored chunks read from the lexical index (nothing counted)."""
 
     def __init__(self, reader: LexicalReader) -> None:
         super().__init__(())
-        self.df = _Frequencies(reader)  # type: ignore[assignment]
+        self.reader = reader
         self.n = reader.count
+
+    def document_frequency(self, term: str) -> int:
+        """Looked up in the index when first asked (the reader keeps it)."""
+        return self.reader.document_frequency(term)

@@ -1,11 +1,13 @@
-"""Chunks as Chroma records: metadata (scalars only) to and from ``Chunk``."""
+"""Chunks as Chroma records: metadata (scalars only) to and from ``Chunk``, and paged reads."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from qa.schema import Chunk
+
+PAGE = 5000  # records per collection.get page
 
 
 def metadata_of(chunk: Chunk) -> dict[str, Any]:
@@ -64,3 +66,31 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split())
     except ValueError:
         return ()
+
+
+def pages(collection: Any, *, include: list[str], where: Any = None) -> Iterator[Any]:
+    """``collection.get`` in pages (one call for 100k records exceeds SQLite's limits)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, where=where, limit=PAGE, offset=offset)
+        yield page
+        if len(page["ids"]) < PAGE:
+            return
+        offset += PAGE
+
+
+def get_all(collection: Any, *, include: list[str], where: Any = None) -> dict[str, list[Any]]:
+    """``collection.get`` of every match, read in pages."""
+    out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+    for page in pages(collection, include=include, where=where):
+        for key in out:
+            values = page.get(key)
+            if values is not None:
+                out[key].extend(values)
+    return out
+
+
+def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """``items`` in slices of at most ``size``."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
