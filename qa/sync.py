@@ -152,8 +152,7 @@ def sync_corpus(
         _embed_and_store(pending, store, embedder, report, bar, sentence_vectors)
     store.touch_files(touched)
     if sentence_vectors:
-        per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
-        keep_sentences(store, embedder, report.unchanged, per_call, progress)
+        keep_sentences(store, embedder, report.unchanged, progress)
 
     on_disk = {f.source for f in files} - {s.source for s in report.skipped}
     report.removed = sorted(set(indexed) - on_disk)
@@ -266,7 +265,7 @@ def _embed_and_store(
     stored vector: an edit re-embeds the chunks it changed, not the whole file."""
     import numpy as np
 
-    per_call = int(getattr(embedder, "texts_per_call", EMBED_BATCH))
+    per_call = texts_per_call(embedder)
     # Files not stored yet, in order: (file, a vector slot per chunk, chunks reused).
     waiting: list[tuple[Pending, list[np.ndarray | None], int]] = []
     batch: list[tuple[int, int, Chunk]] = []  # (position in ``waiting``, slot, chunk)
@@ -293,7 +292,7 @@ def _embed_and_store(
             files = [(state.source, chunks) for (_, state, chunks, _), _, _ in ready]
             sentences: dict[str, dict[str, Any]] = {source: {} for source, _ in files}
             if sentence_vectors:
-                sentences = evidence_vectors(files, store, embedder, per_call)
+                sentences = evidence_vectors(files, store, embedder)
             store.put_files(
                 [(state, chunks, vectors) for (_, state, chunks, _), vectors, _ in ready],
                 sentences,
@@ -323,8 +322,14 @@ def _embed_and_store(
     store_ready()
 
 
+def texts_per_call(embedder: Embedder) -> int:
+    """How many texts one embedding call takes (the embedder's ``texts_per_call``, else
+    ``EMBED_BATCH``)."""
+    return int(getattr(embedder, "texts_per_call", EMBED_BATCH))
+
+
 def evidence_vectors(
-    files: list[tuple[str, list[Chunk]]], store: ChunkStore, embedder: Embedder, per_call: int
+    files: list[tuple[str, list[Chunk]]], store: ChunkStore, embedder: Embedder
 ) -> dict[str, dict[str, Any]]:
     """For each file (source, chunks): the vector of each evidence sentence of its chunks
     (``qa.text.evidence_spans``, the sentences an answer scores), by text; those the store
@@ -335,6 +340,7 @@ def evidence_vectors(
     wanted = list(dict.fromkeys(t for texts in by_source.values() for t in texts))
     found: dict[str, Any] = store.sentence_vectors(wanted)
     missing = [t for t in wanted if t not in found]
+    per_call = texts_per_call(embedder)
     for at in range(0, len(missing), per_call):
         batch = missing[at : at + per_call]
         found.update(zip(batch, embedder.embed_documents(batch), strict=True))
@@ -342,7 +348,7 @@ def evidence_vectors(
 
 
 def keep_sentences(
-    store: ChunkStore, embedder: Embedder, sources: list[str], per_call: int, progress: bool
+    store: ChunkStore, embedder: Embedder, sources: list[str], progress: bool
 ) -> int:
     """Give those of ``sources`` (unchanged files) that have no sentence vectors theirs: a
     store synced before ``sentence_vectors`` was turned on, or files a catch-up indexed again.
@@ -353,9 +359,7 @@ def keep_sentences(
         print(f"qa: embedding the sentences of {len(missing)} files", file=sys.stderr)
     for at in range(0, len(missing), 200):
         found = store.chunks_of_files(missing[at : at + 200])
-        store.lexical.put_sentences(
-            evidence_vectors(list(found.items()), store, embedder, per_call)
-        )
+        store.lexical.put_sentences(evidence_vectors(list(found.items()), store, embedder))
     return len(missing)
 
 
