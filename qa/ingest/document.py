@@ -1,9 +1,10 @@
-"""What a reader makes of a file: a ``Document`` (its text, and where each page starts)."""
+"""What a reader makes of a file: a ``Document`` (its text, where each page starts, and its
+headings)."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,6 +13,20 @@ from qa.registry import Registry
 
 class UnreadableFile(Exception):
     """A file that cannot be indexed; the message says why (shown in the sync report)."""
+
+
+Heading = tuple[int, int, int]  # (start, end, level) of a heading line in the text; level 1 = top
+
+
+@dataclass(frozen=True)
+class ReadText:
+    """What a reader returns: the text, where each page starts (``()`` when unpaged), and the
+    spans of its heading lines with their level (section titles, a term a definition list
+    defines), in text order."""
+
+    text: str
+    pages: tuple[int, ...] = ()
+    headings: tuple[Heading, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,7 @@ class Document:
     file_hash: str
     format: str
     pages: tuple[int, ...] = ()
+    headings: tuple[Heading, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding character ``offset`` (None for unpaged formats)."""
@@ -38,10 +54,30 @@ class Document:
         end = self.pages[page] if page < len(self.pages) else len(self.text)
         return self.pages[page - 1], end
 
+    def section_at(self, offset: int, depth: int = 3) -> tuple[str, ...]:
+        """The titles of the headings ``offset`` stands under, outermost first (at most
+        ``depth``, the innermost ones)."""
+        return section_path(self.text, self.headings, offset, depth)
+
     @property
     def page_count(self) -> int:
         """Number of pages (0 when unpaged)."""
         return len(self.pages)
+
+
+def section_path(
+    text: str, headings: Sequence[Heading], offset: int, depth: int = 3
+) -> tuple[str, ...]:
+    """The titles of the ``headings`` (spans of ``text``) that ``offset`` stands under,
+    outermost first: each heading before ``offset`` closes those of its level and deeper."""
+    stack: list[tuple[int, str]] = []
+    for start, end, level in headings:
+        if start >= offset:
+            break
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, " ".join(text[start:end].split())))
+    return tuple(title for _, title in stack[-depth:])
 
 
 Progress = Callable[[int, int], None]  # (pages done, pages in all)
@@ -56,8 +92,9 @@ class Reader(Protocol):
     # and indexed again. Plain text's is "" (it read the same before readers had versions).
     version: str
 
-    def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
-        """The text and the page start offsets (``()`` when unpaged)."""
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
+        """The text, the page start offsets and the headings; a plain ``(text, pages)``
+        tuple is accepted too (a reader that knows no headings)."""
         ...
 
 

@@ -11,7 +11,7 @@ import io
 import zipfile
 from typing import Any
 
-from qa.ingest.document import Progress, UnreadableFile, readers
+from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -26,7 +26,7 @@ class DocxReader:
     extensions = frozenset({".docx"})
     version = "docx-1"
 
-    def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The document's text."""
         check_package(data)
         import docx
@@ -39,7 +39,7 @@ class DocxReader:
         text = "\n".join(lines)
         if not text.strip():
             raise UnreadableFile("no text in the document")
-        return text, ()
+        return ReadText(text)
 
 
 def check_package(data: bytes) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 
-from qa.ingest.document import Progress, UnreadableFile, readers
+from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
 
 MAX_HTML_BYTES = 8 * 1024 * 1024
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
@@ -65,7 +65,7 @@ class HtmlReader:
     extensions = frozenset({".html", ".htm", ".xhtml"})
     version = "html-1"
 
-    def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The page's title and main text."""
         if len(data) > MAX_HTML_BYTES:
             raise UnreadableFile(
@@ -79,7 +79,7 @@ class HtmlReader:
         text = "\n\n".join([*lines, body]).strip()
         if not text:
             raise UnreadableFile("no text in the page")
-        return text, ()
+        return ReadText(text)
 
 
 def decode_html(data: bytes) -> str:

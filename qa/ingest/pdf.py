@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from qa.ingest.document import Progress, UnreadableFile, readers
+from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -35,7 +35,7 @@ class PdfReader:
     extensions = frozenset({".pdf"})
     version = "pdf-1"
 
-    def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The text and where each page starts; ``progress(done, total)`` after each page."""
         parts: list[str] = []
         starts: list[int] = []
@@ -58,7 +58,7 @@ class PdfReader:
         text = "".join(parts)
         if not any(not ch.isspace() for ch in text):
             raise UnreadableFile("no text layer — scanned? (no OCR here)")
-        return text, tuple(starts)
+        return ReadText(text, tuple(starts))
 
 
 @contextmanager

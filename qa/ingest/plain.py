@@ -10,7 +10,7 @@ import codecs
 import re
 import unicodedata
 
-from qa.ingest.document import Progress, UnreadableFile, readers
+from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
 
 _SNIFF_CHARS = 8192
 _SNIFF_WINDOWS = 8
@@ -24,9 +24,9 @@ class PlainTextReader:
     extensions = frozenset({".txt", ".md", ".markdown", ".text"})
     version = ""
 
-    def read(self, data: bytes, progress: Progress | None = None) -> tuple[str, tuple[int, ...]]:
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The decoded text; unpaged."""
-        return decode_text(data), ()
+        return ReadText(decode_text(data))
 
 
 def decode_text(data: bytes) -> str:

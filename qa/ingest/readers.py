@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.ingest import docx, html, pdf, plain  # noqa: F401  - the built-in readers register
 from qa.ingest.corpus import read_bytes
-from qa.ingest.document import Document, Progress, Reader, UnreadableFile, readers
+from qa.ingest.document import Document, Progress, Reader, ReadText, UnreadableFile, readers
 
 
 @cache
@@ -49,11 +49,16 @@ def read_document(path: Path, progress: Progress | None = None) -> Document:
 def parse_document(reader: Reader, data: bytes, progress: Progress | None = None) -> Document:
     """``data`` read by ``reader``."""
     try:
-        text, pages = reader.read(data, progress)
+        read = reader.read(data, progress)
     except UnreadableFile:
         raise
     except (MemoryError, RecursionError) as exc:
         raise UnreadableFile(f"too complex to read ({type(exc).__name__})") from exc
     except Exception as exc:  # a library's bug on a strange file: skip the file, say why
         raise UnreadableFile(f"{reader.name} reader failed: {type(exc).__name__}: {exc}") from exc
-    return Document(text, hashlib.sha256(data).hexdigest(), reader.name, pages)
+    if not isinstance(read, ReadText):  # a reader that gives (text, pages)
+        text, pages = read
+        read = ReadText(text, tuple(pages))
+    return Document(
+        read.text, hashlib.sha256(data).hexdigest(), reader.name, read.pages, read.headings
+    )

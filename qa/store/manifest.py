@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (source, file_hash)
 );
 """
+# Columns added since the first layout, with their default: added to an older manifest on open.
+_ADDED = {"documents": [("headings", "TEXT DEFAULT ''")]}
 
 
 class Manifest:
@@ -49,6 +51,11 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
+            for table, columns in _ADDED.items():
+                have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -99,11 +106,13 @@ class Manifest:
         """Keep ``doc``'s text (zlib-compressed) under ``(source, doc.file_hash)``; written
         before its chunks, so every stored chunk has its text."""
         pages = " ".join(map(str, doc.pages))
+        headings = " ".join(f"{s}:{e}:{level}" for s, e, level in doc.headings)
         blob = zlib.compress(doc.text.encode("utf-8", "surrogatepass"), 6)
         with closing(self._connect()) as db, db:
             db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)",
-                (source, doc.file_hash, doc.format, pages, blob),
+                "INSERT OR REPLACE INTO documents (source, file_hash, format, pages, text, "
+                "headings) VALUES (?, ?, ?, ?, ?, ?)",
+                (source, doc.file_hash, doc.format, pages, blob, headings),
             )
 
     def document(self, source: str, file_hash: str) -> Document | None:
@@ -112,13 +121,18 @@ class Manifest:
 
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT format, pages, text FROM documents WHERE source = ? AND file_hash = ?",
+                "SELECT format, pages, text, headings FROM documents "
+                "WHERE source = ? AND file_hash = ?",
                 (source, file_hash),
             ).fetchone()
         if row is None:
             return None
         text = zlib.decompress(row[2]).decode("utf-8", "surrogatepass")
-        return Document(text, file_hash, row[0], tuple(int(p) for p in row[1].split()))
+        headings = tuple(
+            (int(s), int(e), int(level))
+            for s, e, level in (part.split(":") for part in (row[3] or "").split())
+        )
+        return Document(text, file_hash, row[0], tuple(int(p) for p in row[1].split()), headings)
 
     def has_document(self, source: str, file_hash: str) -> bool:
         """Whether a text is kept for ``source`` at ``file_hash`` (nothing is decompressed)."""
