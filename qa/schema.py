@@ -27,12 +27,47 @@ class Chunk:
     lang: str = field(default="", compare=False)  # ISO 639-1 code found at ingest; "" unknown
     page: int | None = field(default=None, compare=False)  # 1-based page of ``start``; unpaged
     page_breaks: tuple[int, ...] = field(default=(), compare=False, repr=False)  # page starts
+    # The headings ``start`` stands under, outermost first, as (level, title); and the
+    # (start, end, level) file spans of the heading lines inside the chunk.
+    section: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+    headings: tuple[tuple[int, int, int], ...] = field(default=(), compare=False, repr=False)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page of file offset ``offset`` inside this chunk (None when unpaged)."""
         if self.page is None:
             return None
         return self.page + sum(1 for b in self.page_breaks if b <= offset)
+
+    def section_at(self, offset: int) -> tuple[str, ...]:
+        """The titles of the headings file offset ``offset`` stands under, outermost first:
+        the chunk's ``section``, then the headings inside it before ``offset``."""
+        stack = list(self.section)
+        for start, end, level in self.headings:
+            if start >= offset:
+                break
+            stack = under(stack, level, self.text[start - self.start : end - self.start])
+        return tuple(title for _, title in stack)
+
+    def in_heading(self, start: int, end: int) -> bool:
+        """Whether file span ``start:end`` lies inside one of the chunk's heading lines."""
+        return any(s <= start and end <= e for s, e, _ in self.headings)
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and indexed for the chunk: the titles it stands under (one line),
+        then its text, so a passage that never names its subject is still found by it."""
+        if not self.section:
+            return self.text
+        return " › ".join(title for _, title in self.section) + "\n\n" + self.text
+
+
+def under(
+    stack: list[tuple[int, str]], level: int, title: str, depth: int = 3
+) -> list[tuple[int, str]]:
+    """The heading stack after a heading of ``level`` titled ``title``: it closes the headings
+    of its level and deeper; at most the ``depth`` innermost are kept."""
+    kept = [(lvl, t) for lvl, t in stack if lvl < level]
+    return [*kept, (level, " ".join(title.split()))][-depth:]
 
 
 @dataclass

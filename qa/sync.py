@@ -27,7 +27,7 @@ from qa.lang import detect
 from qa.schema import Chunk
 from qa.store import ChunkStore, FileState
 from qa.store.bulk import BULK_MIN_CHUNKS, bulk_writes, settle
-from qa.text import evidence_spans, printable, sentence_spans
+from qa.text import evidence_of, printable, sentence_spans
 
 EMBED_BATCH = 64  # texts per embedding call, unless the embedder says (``texts_per_call``)
 READ_AHEAD = 16  # files read and chunked ahead of the embedding
@@ -192,7 +192,7 @@ def _read_and_chunk(
             continue
         chunks = [
             with_sentences(c)
-            for c in chunker.chunk(f.source, doc.text, doc.file_hash, doc.pages)
+            for c in chunker.chunk(f.source, doc.text, doc.file_hash, doc.pages, doc.headings)
             if c.text.strip()
         ]
         if not chunks:
@@ -274,7 +274,7 @@ def _embed_and_store(
     def embed_batch() -> None:
         nonlocal batch
         if batch:
-            texts = [c.text for _, _, c in batch]
+            texts = [c.indexed_text for _, _, c in batch]
             for (n, slot, _), vector in zip(batch, embedder.embed_documents(texts), strict=True):
                 waiting[n - base][1][slot] = vector
             bar.embedded(len(batch))
@@ -306,7 +306,7 @@ def _embed_and_store(
         f, _, chunks, existed = item
         bar.read(f.size, len(chunks))
         stored = store.vectors_by_text(f.source) if existed else {}
-        slots = [stored.get(c.text) for c in chunks]
+        slots = [stored.get(c.indexed_text) for c in chunks]
         reused = sum(v is not None for v in slots)
         bar.embedded(reused)
         waiting.append((item, slots, reused))
@@ -364,8 +364,5 @@ def keep_sentences(
 
 
 def evidence_texts(chunk: Chunk) -> list[str]:
-    """The texts of a chunk's evidence sentences (``qa.text.evidence_spans``)."""
-    c = chunk
-    sentences = c.sentences or sentence_spans(c.text, offset=c.start, lang=c.lang)
-    spans = evidence_spans(c.text, c.start, sentences)
-    return [c.text[s - c.start : e - c.start] for s, e in spans]
+    """The texts of a chunk's evidence sentences (``qa.text.evidence_of``)."""
+    return [chunk.text[s - chunk.start : e - chunk.start] for s, e in evidence_of(chunk)]

@@ -10,7 +10,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qa.schema import Chunk
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_WORDS = 3  # an evidence span has at least this many words
@@ -95,10 +98,26 @@ def _punkt_language(code: str) -> str:
     return wanted if root.is_dir() else "english"
 
 
+# Abbreviations that never end a sentence (lower case, with their dots), in the languages
+# whose Punkt models miss them: "e.g. the", "z. B. ein", "p. ex. le".
+_ABBREVIATIONS = (
+    "e.g. i.e. cf. vs. viz. approx. incl. resp. fig. figs. no. nos. eq. sect. ch. vol. "
+    "pp. z. z.b. d.h. u.a. bzw. vgl. ca. nr. ggf. evtl. inkl. bzgl. sog. p. ex. env. "
+    "chap. éd. p.ex. ej. pág. núm. aprox."
+)
+_NEVER_LAST = frozenset(_ABBREVIATIONS.split())
+# What a sentence may open with: a capital, a digit, an opening quote or bracket, a symbol
+# (not a lower-case letter, which continues the sentence before it: "5 min. in", "e.g. the").
+_LOWER_START = re.compile(r"[\W_]*[^\W\d_]")
+
+
 def sentence_spans(text: str, offset: int = 0, lang: str = "") -> list[tuple[int, int]]:
     """(start, end) of each sentence in ``text``, shifted by ``offset``; never crosses a newline.
 
-    ``lang`` (an ISO code; found from the text when empty) picks the Punkt model."""
+    ``lang`` (an ISO code; found from the text when empty) picks the Punkt model. Punkt's
+    breaks are kept only where a sentence can end: not after an abbreviation that never ends
+    one ("e.g.", "z. B."), and not before a lower-case word ("5 min. in the", a file name or
+    URL whose dot Punkt took for a full stop)."""
     if not lang:
         from qa.lang import detect
 
@@ -106,11 +125,29 @@ def sentence_spans(text: str, offset: int = 0, lang: str = "") -> list[tuple[int
     punkt = _punkt(_punkt_language(lang))
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text):
+        found: list[list[int]] = []
         for s, e in punkt.span_tokenize(line.group()):
             s, e = _trim(line.group(), s, e)
-            if e > s:
-                spans.append((offset + line.start() + s, offset + line.start() + e))
+            if e <= s:
+                continue
+            if found and _continues(line.group(), found[-1][1], s):
+                found[-1][1] = e
+            else:
+                found.append([s, e])
+        spans += [(offset + line.start() + s, offset + line.start() + e) for s, e in found]
     return spans
+
+
+def _continues(line: str, end: int, start: int) -> bool:
+    """Whether the sentence starting at ``start`` continues the one ending at ``end``."""
+    before = line[:end]
+    last = before.rsplit(None, 1)[-1].casefold() if before.strip() else ""
+    if last in _NEVER_LAST or (len(last) == 2 and last[0].isalpha() and last[1] == "."):
+        return True  # an abbreviation, or an initial ("J. Smith")
+    if not before.endswith("."):
+        return False  # "?", "!", "…": a real end
+    match = _LOWER_START.match(line, start)
+    return bool(match and match.group()[-1].islower())
 
 
 def evidence_spans(
@@ -132,6 +169,37 @@ def evidence_spans(
         (start, end)
         for start, end in merged
         if len(text[start - offset : end - offset].split()) >= MIN_WORDS
+    ]
+
+
+_LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}|_{4,}|·{3,}")
+_INDEX_LINE = re.compile(r"^[^\d]{2,60}?(?:,\s*\d+(?:[–-]\d+)?f?)+\s*$")
+
+
+def is_junk(sentence: str) -> bool:
+    """Whether a sentence is no answer whatever it says: a contents or index entry (dot
+    leaders, "term, 12, 15–17"), or text that is mostly digits and symbols (a table of
+    numbers, a line of code)."""
+    if _LEADERS.search(sentence) or _INDEX_LINE.match(sentence):
+        return True
+    visible = [c for c in sentence if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    return letters < 0.5 * len(visible)
+
+
+def evidence_of(chunk: Chunk) -> list[tuple[int, int]]:
+    """The file spans of a chunk that answers are chosen from and sentence vectors kept for:
+    its sentences (``chunk.sentences``, else split now) outside heading lines, with
+    ``evidence_spans``' rules, less junk (``is_junk``)."""
+    sentences = chunk.sentences or tuple(
+        sentence_spans(chunk.text, offset=chunk.start, lang=chunk.lang)
+    )
+    if chunk.headings:
+        sentences = tuple(s for s in sentences if not chunk.in_heading(*s))
+    return [
+        (start, end)
+        for start, end in evidence_spans(chunk.text, chunk.start, sentences)
+        if not is_junk(chunk.text[start - chunk.start : end - chunk.start])
     ]
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
+from qa.ingest.document import Heading, section_path
 from qa.schema import Chunk
 
 SECTION_CHARS = 100_000
@@ -30,7 +31,7 @@ def count_tokens(text: str) -> int:
 class Chunker:
     """Splits text with llama-index's ``SentenceSplitter`` and locates every chunk in the source."""
 
-    VERSION = 2  # 2: sections for long texts, mixed UTF-8/1252 and UTF-16 decoding
+    VERSION = 3  # 2: sections for long texts, mixed UTF-8/1252 and UTF-16 decoding; 3: headings
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.chunk_size = chunk_size
@@ -56,10 +57,17 @@ class Chunker:
         return f"sentence-splitter/cl100k/{self.chunk_size}/{self.chunk_overlap}/v{self.VERSION}"
 
     def chunk(
-        self, source: str, text: str, file_hash: str, pages: tuple[int, ...] = ()
+        self,
+        source: str,
+        text: str,
+        file_hash: str,
+        pages: tuple[int, ...] = (),
+        headings: Sequence[Heading] = (),
     ) -> list[Chunk]:
         """Chunks of ``text`` with exact offsets: ``text[c.start:c.end] == c.text``; with
-        ``pages`` (where each page starts), each chunk knows the page of any of its offsets.
+        ``pages`` (where each page starts), each chunk knows the page of any of its offsets;
+        with ``headings`` (spans of heading lines), the section it starts in and the heading
+        lines inside it.
 
         Long texts are split first into sections of at most ``SECTION_CHARS`` at paragraph
         (else line, sentence, word) breaks and each section is chunked on its own: the
@@ -84,6 +92,7 @@ class Chunker:
                         index=len(chunks),
                         file_hash=file_hash,
                         **_pages_of(pages, base + start, base + end),
+                        **_headings_of(text, headings, base + start, base + end),
                     )
                 )
         return chunks
@@ -95,6 +104,14 @@ def _pages_of(pages: tuple[int, ...], start: int, end: int) -> dict[str, Any]:
         return {}
     inside = pages[bisect_right(pages, start) : bisect_left(pages, end)]
     return {"page": bisect_right(pages, start), "page_breaks": tuple(inside)}
+
+
+def _headings_of(text: str, headings: Sequence[Heading], start: int, end: int) -> dict[str, Any]:
+    """``Chunk`` fields for the span: the section it starts in and the headings inside it."""
+    if not headings:
+        return {}
+    inside = tuple(h for h in headings if start <= h[0] and h[1] <= end)
+    return {"section": section_path(text, headings, start), "headings": inside}
 
 
 def _sections(text: str, limit: int) -> Iterator[tuple[int, str]]:

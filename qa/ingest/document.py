@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.registry import Registry
+from qa.schema import under
 
 
 class UnreadableFile(Exception):
@@ -57,7 +58,7 @@ class Document:
     def section_at(self, offset: int, depth: int = 3) -> tuple[str, ...]:
         """The titles of the headings ``offset`` stands under, outermost first (at most
         ``depth``, the innermost ones)."""
-        return section_path(self.text, self.headings, offset, depth)
+        return tuple(title for _, title in section_path(self.text, self.headings, offset, depth))
 
     @property
     def page_count(self) -> int:
@@ -67,17 +68,16 @@ class Document:
 
 def section_path(
     text: str, headings: Sequence[Heading], offset: int, depth: int = 3
-) -> tuple[str, ...]:
-    """The titles of the ``headings`` (spans of ``text``) that ``offset`` stands under,
-    outermost first: each heading before ``offset`` closes those of its level and deeper."""
+) -> tuple[tuple[int, str], ...]:
+    """The (level, title) of the ``headings`` (spans of ``text``) that ``offset`` stands
+    under, outermost first: each heading before ``offset`` closes those of its level and
+    deeper (``qa.schema.under``)."""
     stack: list[tuple[int, str]] = []
     for start, end, level in headings:
         if start >= offset:
             break
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, " ".join(text[start:end].split())))
-    return tuple(title for _, title in stack[-depth:])
+        stack = under(stack, level, text[start:end], depth)
+    return tuple(stack)
 
 
 Progress = Callable[[int, int], None]  # (pages done, pages in all)

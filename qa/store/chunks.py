@@ -381,15 +381,20 @@ class ChunkStore:
         }
 
     def vectors_by_text(self, source: str) -> dict[str, np.ndarray]:
-        """The stored vector of each chunk text of ``source``, so that a re-sync of an edited
-        file embeds only the chunks whose text changed (the collection is per embedder: a
-        text's stored vector is the one the embedder gives it)."""
+        """The stored vector of each chunk of ``source`` by the text it was embedded as
+        (``Chunk.indexed_text``), so that a re-sync of an edited file embeds only the chunks
+        whose text or section changed (the collection is per embedder: a text's stored vector
+        is the one the embedder gives it)."""
         got = get_all(
-            self.collection, where={"source": source}, include=["documents", "embeddings"]
+            self.collection,
+            where={"source": source},
+            include=["documents", "metadatas", "embeddings"],
         )
         return {
-            text: np.asarray(vector, dtype=np.float32)
-            for text, vector in zip(got["documents"], got["embeddings"], strict=True)
+            chunk_of(cid, text, meta).indexed_text: np.asarray(vector, dtype=np.float32)
+            for cid, text, meta, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
             if text
         }
 

@@ -85,7 +85,7 @@ def encode(term: str) -> str:
 
 def bm25_terms(chunk: Chunk) -> list[str]:
     """The BM25 terms of a chunk, in its language (``qa.lang.tokens``)."""
-    return languages.tokens(chunk.text, chunk.lang or languages.DEFAULT)
+    return languages.tokens(chunk.indexed_text, chunk.lang or languages.DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -213,9 +213,9 @@ class LexicalIndex:
             code = chunk.lang or languages.detect(chunk.text)
             by_lang.setdefault(code, []).append(chunk)
         for code, group in by_lang.items():
-            evidence = terms_of([c.text for c in group], code)
+            evidence = terms_of([c.indexed_text for c in group], code)
             for chunk, words in zip(group, evidence, strict=True):
-                tokens = languages.tokens(chunk.text, code)
+                tokens = languages.tokens(chunk.indexed_text, code)
                 bm25 = " ".join(f"{code}:{encode(t)}" for t in tokens)
                 terms = " ".join(encode(t) for t in dict.fromkeys(words))
                 row = db.execute(

@@ -21,6 +21,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.store.records import decode_triples, encode_triples
+
 if TYPE_CHECKING:
     from qa.ingest.document import Document
     from qa.store import FileState
@@ -106,7 +108,7 @@ class Manifest:
         """Keep ``doc``'s text (zlib-compressed) under ``(source, doc.file_hash)``; written
         before its chunks, so every stored chunk has its text."""
         pages = " ".join(map(str, doc.pages))
-        headings = " ".join(f"{s}:{e}:{level}" for s, e, level in doc.headings)
+        headings = encode_triples(doc.headings)
         blob = zlib.compress(doc.text.encode("utf-8", "surrogatepass"), 6)
         with closing(self._connect()) as db, db:
             db.execute(
@@ -128,11 +130,8 @@ class Manifest:
         if row is None:
             return None
         text = zlib.decompress(row[2]).decode("utf-8", "surrogatepass")
-        headings = tuple(
-            (int(s), int(e), int(level))
-            for s, e, level in (part.split(":") for part in (row[3] or "").split())
-        )
-        return Document(text, file_hash, row[0], tuple(int(p) for p in row[1].split()), headings)
+        pages = tuple(int(p) for p in row[1].split())
+        return Document(text, file_hash, row[0], pages, decode_triples(row[3] or ""))
 
     def has_document(self, source: str, file_hash: str) -> bool:
         """Whether a text is kept for ``source`` at ``file_hash`` (nothing is decompressed)."""

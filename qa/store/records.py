@@ -26,6 +26,10 @@ def metadata_of(chunk: Chunk) -> dict[str, Any]:
     if chunk.page is not None:
         meta["page"] = chunk.page
         meta["page_breaks"] = " ".join(map(str, chunk.page_breaks))
+    if chunk.section:
+        meta["section"] = "\n".join(f"{level}\t{title}" for level, title in chunk.section)
+    if chunk.headings:
+        meta["headings"] = encode_triples(chunk.headings)
     return meta
 
 
@@ -43,6 +47,8 @@ def chunk_of(cid: str, text: str | None, meta: Mapping[str, Any]) -> Chunk:
         lang=str(meta.get("lang", "")),
         page=int(meta["page"]) if "page" in meta else None,
         page_breaks=_ints(str(meta.get("page_breaks", ""))),
+        section=_section(str(meta.get("section", ""))),
+        headings=decode_triples(str(meta.get("headings", ""))),
     )
 
 
@@ -56,6 +62,30 @@ def decode_spans(text: str) -> tuple[tuple[int, int], ...]:
     try:
         pairs = [part.split(":") for part in text.split()]
         return tuple((int(start), int(end)) for start, end in pairs)
+    except ValueError:
+        return ()
+
+
+def _section(text: str) -> tuple[tuple[int, str], ...]:
+    """``"1\tTitle\n2\tSub"`` → ``((1, "Title"), (2, "Sub"))``; malformed lines are dropped."""
+    out = []
+    for line in text.split("\n"):
+        level, _, title = line.partition("\t")
+        if level.isdigit() and title:
+            out.append((int(level), title))
+    return tuple(out)
+
+
+def encode_triples(spans: Sequence[tuple[int, int, int]]) -> str:
+    """``[(0, 12, 1)]`` → ``"0:12:1"`` (heading spans with their level)."""
+    return " ".join(f"{start}:{end}:{level}" for start, end, level in spans)
+
+
+def decode_triples(text: str) -> tuple[tuple[int, int, int], ...]:
+    """``"0:12:1 40:52:2"`` → ``((0, 12, 1), (40, 52, 2))``; a malformed value gives ``()``."""
+    try:
+        parts = [part.split(":") for part in text.split()]
+        return tuple((int(s), int(e), int(level)) for s, e, level in parts)
     except ValueError:
         return ()
 
