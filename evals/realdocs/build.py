@@ -47,9 +47,7 @@ PYTHON_MODULES = [
 
 # What --lock selects: package -> [(path inside the package, path in the corpus)].
 SELECTION: dict[str, list[tuple[str, str]]] = {
-    "python3.11-doc": [
-        (f"{PY_LIB}/{m}.html", f"python/library/{m}.html") for m in PYTHON_MODULES
-    ],
+    "python3.11-doc": [(f"{PY_LIB}/{m}.html", f"python/library/{m}.html") for m in PYTHON_MODULES],
     "texlive-latex-base-doc": [
         (f"{TEX_DOC}/geometry/geometry.pdf", "latex/geometry.pdf"),
         (f"{TEX_DOC}/amsmath/amsldoc.pdf", "latex/amsldoc.pdf"),
@@ -259,8 +257,10 @@ def load_lock(path: Path) -> dict:
 
 
 def file_ok(path: Path, entry: dict) -> bool:
-    return path.is_file() and path.stat().st_size == entry["size"] and (
-        sha256_file(path) == entry["sha256"]
+    return (
+        path.is_file()
+        and path.stat().st_size == entry["size"]
+        and (sha256_file(path) == entry["sha256"])
     )
 
 
@@ -296,7 +296,9 @@ def check(dest: Path, lock: dict) -> int:
     for line in problems:
         print(line, file=sys.stderr)
     if problems:
-        print(f"check failed: {len(problems)} problem(s); run build.py to (re)build", file=sys.stderr)
+        print(
+            f"check failed: {len(problems)} problem(s); run build.py to (re)build", file=sys.stderr
+        )
         return 1
     summary(dest, lock, "corpus verified")
     return 0

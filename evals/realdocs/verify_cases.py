@@ -174,7 +174,12 @@ class Report:
 
 
 def check_turn(
-    where: str, turn: dict, folder: Path, crosslingual: str | None, rep: Report, all_files: list[str]
+    where: str,
+    turn: dict,
+    folder: Path,
+    crosslingual: str | None,
+    rep: Report,
+    all_files: list[str],
 ) -> None:
     sources = turn.get("sources") or []
     pages = turn.get("pages") or []
@@ -207,13 +212,20 @@ def check_turn(
                     if best is None or cand[0] < best[0]:
                         best = cand
         if best is None:
-            rep.error(f"{where}: fact {n} {phrasings} not found in {sources}"
-                      + (f" on pages {pages}" if pages else ""))
+            rep.error(
+                f"{where}: fact {n} {phrasings} not found in {sources}"
+                + (f" on pages {pages}" if pages else "")
+            )
             continue
         if best[0] == 1:
-            rep.warn(f"{where}: fact {n} {best[1]!r} only found across a line break in {best[2].path}")
+            rep.warn(
+                f"{where}: fact {n} {best[1]!r} only found across a line break in {best[2].path}"
+            )
         if best[0] == 2:
-            rep.warn(f"{where}: fact {n} {best[1]!r} only found after rejoining a hyphenated word in {best[2].path}")
+            rep.warn(
+                f"{where}: fact {n} {best[1]!r} only found after rejoining a hyphenated word "
+                f"in {best[2].path}"
+            )
         if crosslingual:
             for rel in all_files:
                 if lang_of(rel) != crosslingual:
@@ -221,8 +233,10 @@ def check_turn(
                 doc = load_doc(folder / rel, rel)
                 for phrase in phrasings:
                     if find(doc, phrase):
-                        rep.error(f"{where}: cross-lingual fact {phrase!r} also stands in {rel} "
-                                  f"(the question's language)")
+                        rep.error(
+                            f"{where}: cross-lingual fact {phrase!r} also stands in {rel} "
+                            f"(the question's language)"
+                        )
         # a fact in a PDF on pages not listed
         for doc in docs:
             if doc.is_pdf and pages:
@@ -232,8 +246,10 @@ def check_turn(
                         if form != "dehyph":
                             elsewhere |= {p for p in on if p not in pages}
                 if elsewhere and len(elsewhere) <= 3:
-                    rep.warn(f"{where}: fact {n} {phrasings} also on pages {sorted(elsewhere)} "
-                             f"of {doc.path} (not listed)")
+                    rep.warn(
+                        f"{where}: fact {n} {phrasings} also on pages {sorted(elsewhere)} "
+                        f"of {doc.path} (not listed)"
+                    )
 
 
 def check_file(yaml_path: Path, rep: Report, seen: dict[str, str]) -> list[dict]:
@@ -257,7 +273,9 @@ def check_file(yaml_path: Path, rep: Report, seen: dict[str, str]) -> list[dict]
         tags = case.get("tags") or []
         cats = [t for t in tags if t in CATEGORIES]
         if len(cats) != 1:
-            rep.error(f"{where}: needs exactly one category tag of {sorted(CATEGORIES)}, has {tags}")
+            rep.error(
+                f"{where}: needs exactly one category tag of {sorted(CATEGORIES)}, has {tags}"
+            )
         crosslingual = None
         for t in tags:
             m = re.fullmatch(r"q-(\w\w)", t)
@@ -283,10 +301,16 @@ def check_file(yaml_path: Path, rep: Report, seen: dict[str, str]) -> list[dict]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="*", type=Path, help="case files (default: test.yaml dev.yaml)")
-    parser.add_argument("--folder", type=Path, default=HERE / "corpus", help="corpus for --grep/--dump")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="case files (default: test.yaml dev.yaml)"
+    )
+    parser.add_argument(
+        "--folder", type=Path, default=HERE / "corpus", help="corpus for --grep/--dump"
+    )
     parser.add_argument("--grep", action="append", default=[], help="show where a phrase stands")
-    parser.add_argument("--dump", type=Path, help="write each file's checked text under this folder")
+    parser.add_argument(
+        "--dump", type=Path, help="write each file's checked text under this folder"
+    )
     args = parser.parse_args(argv)
 
     if args.grep or args.dump:
@@ -297,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
                 out = args.dump / (rel + ".txt")
                 out.parent.mkdir(parents=True, exist_ok=True)
                 if doc.is_pdf:
-                    out.write_text("".join(f"\n\n===== page {i + 1} =====\n{p}" for i, p in enumerate(doc.pages)))
+                    out.write_text(
+                        "".join(
+                            f"\n\n===== page {i + 1} =====\n{p}" for i, p in enumerate(doc.pages)
+                        )
+                    )
                 else:
                     out.write_text(doc.pages[0].split("\n")[1])
             for term in args.grep:

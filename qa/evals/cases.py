@@ -77,6 +77,11 @@ class Case(BaseModel):
     id: StrictStr = Field(min_length=1)
     turns: list[Expectation] = Field(min_length=1)
     tags: list[StrictStr] = Field(default_factory=list)
+    folder: StrictStr | None = Field(
+        None,
+        description="the corpus folder the case asks, relative to its YAML file (made "
+        "absolute when loaded); unset = the folder ``qa eval`` is given (seeds/ by default)",
+    )
 
     @model_validator(mode="after")
     def _checks_something(self) -> Case:
@@ -132,7 +137,11 @@ def load_cases(path: Path) -> list[Case]:
             continue
         if not isinstance(raw_cases, list):
             raise ValueError(f"{file}: expected a list of cases, got {type(raw_cases).__name__}")
-        cases += [_parse(raw, file, n) for n, raw in enumerate(raw_cases, start=1)]
+        parsed = [_parse(raw, file, n) for n, raw in enumerate(raw_cases, start=1)]
+        for case in parsed:
+            if case.folder is not None:
+                case.folder = str((file.parent / case.folder).resolve())
+        cases += parsed
     seen: set[str] = set()
     for case in cases:
         if case.id in seen:

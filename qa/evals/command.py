@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import qa
-from qa.evals.cases import load_baseline, load_cases
+from qa.evals.cases import Case, load_baseline, load_cases
+from qa.evals.paragraph import run_bm25_paragraph
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
+from qa.locations import store_for
 from qa.settings import PROJECT_ROOT
 
 EVALS = PROJECT_ROOT / "evals"
@@ -34,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     p.add_argument("--repeat", type=int, default=1, help="runs per case (non-deterministic LLMs)")
     p.add_argument("--no-cache", action="store_true", help="answer again instead of reusing")
     p.add_argument("--offline", action="store_true", help="use the extractive answerer")
+    p.add_argument(
+        "--bm25-baseline",
+        action="store_true",
+        help="also answer every case with the single best BM25 paragraph (the naive baseline) "
+        "and print both side by side",
+    )
     return p
 
 
@@ -42,28 +50,39 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
     # An eval scores the configured answerer: an LLM failure must show as a failure, never
     # be replaced by the offline answerer's answer.
     settings = settings.model_copy(update={"llm_fallback": False})
-    assistant = qa.Assistant(settings)
-    assistant.sync()
     cases = load_cases(args.cases)
     if not cases:
         print(f"qa eval: no cases in {args.cases}", file=sys.stderr)
         return 2
-    cache = None if args.no_cache else AnswerCache(settings.store / "eval-cache")
-    runs = [run_cases(assistant, cases, cache=cache, repetition=i) for i in range(args.repeat)]
+    suites = [(_assistant(settings, folder), group) for folder, group in _by_folder(cases).items()]
+    runs = [
+        merged([run_cases(a, group, cache=_cache(a, args), repetition=i) for a, group in suites])
+        for i in range(args.repeat)
+    ]
     main = runs[0]
     print(format_table(main))
     if args.repeat > 1:
         print(format_repeats(runs))
-    out = args.out or settings.store / "eval" / "result.json"
+    out = args.out or suites[0][0].settings.store / "eval" / "result.json"
     main.save(out)
     print(f"\nresult written to {out}")
 
+    if args.bm25_baseline:
+        naive = merged([run_bm25_paragraph(a, group) for a, group in suites])
+        print(format_headline(main, naive))
     if args.prompts:
-        other = qa.Assistant(
-            settings.model_copy(update={"prompts_dir": args.prompts.resolve()}),
-            embedder=assistant.embedder,
-        )
-        print(format_side_by_side(main, run_cases(other, cases, cache=cache), args.prompts))
+        others = [
+            (
+                qa.Assistant(
+                    a.settings.model_copy(update={"prompts_dir": args.prompts.resolve()}),
+                    embedder=a.embedder,
+                ),
+                group,
+            )
+            for a, group in suites
+        ]
+        other = merged([run_cases(a, group, cache=_cache(a, args)) for a, group in others])
+        print(format_side_by_side(main, other, args.prompts))
 
     if args.update_baseline:
         target = args.baseline or EVALS / "baseline.json"
@@ -82,6 +101,58 @@ def run(args: argparse.Namespace, settings: qa.Settings) -> int:
             return 0 if within else 1
         print(f"\nbaseline gate: no regressions against {args.baseline}")
     return 0
+
+
+def _by_folder(cases: list[Case]) -> dict[str | None, list[Case]]:
+    """The cases by the corpus folder they name (None: the one ``qa eval`` is given)."""
+    groups: dict[str | None, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case.folder, []).append(case)
+    return groups
+
+
+def _assistant(settings: qa.Settings, folder: str | None) -> qa.Assistant:
+    """An assistant over ``folder`` (``settings.corpus`` when None), synced; a folder other
+    than the settings' own gets its own default store unless a store was named."""
+    if folder is not None and Path(folder) != settings.corpus.resolve():
+        named = settings.store != store_for(settings.corpus)
+        store = settings.store if named else store_for(Path(folder))
+        settings = settings.model_copy(update={"corpus": Path(folder), "store": store})
+    assistant = qa.Assistant(settings)
+    assistant.sync()
+    return assistant
+
+
+def _cache(assistant: qa.Assistant, args: argparse.Namespace) -> AnswerCache | None:
+    return None if args.no_cache else AnswerCache(assistant.settings.store / "eval-cache")
+
+
+def merged(runs: list[EvalRun]) -> EvalRun:
+    """One run of the cases of several corpora (the first one's metadata, every corpus's
+    hash)."""
+    meta = dict(runs[0].meta)
+    if len(runs) > 1:
+        meta["corpus_hash"] = [r.meta.get("corpus_hash") for r in runs]
+    return EvalRun(meta, [c for r in runs for c in r.cases])
+
+
+def format_headline(ours: EvalRun, naive: EvalRun) -> str:
+    """The headline figures of qa beside the best-BM25-paragraph baseline of the same run."""
+    rows = [
+        ("facts found", "facts_found"),
+        ("right file cited", "right_file"),
+        ("right PDF page", "right_page"),
+        ("unanswerable questions refused", "unanswerable_refused"),
+        ("answerable questions refused", "answerable_refused"),
+    ]
+
+    def cell(run: EvalRun, key: str) -> str:
+        n, total = run.totals["headline"][key]
+        return f"{n}/{total} ({100 * n / total:.0f} %)" if total else "–"
+
+    lines = ["", f"{'':32}  {'qa':>16}  {'best BM25 paragraph':>20}"]
+    lines += [f"{label:32}  {cell(ours, k):>16}  {cell(naive, k):>20}" for label, k in rows]
+    return "\n".join(lines)
 
 
 def format_table(result: EvalRun) -> str:

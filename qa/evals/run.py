@@ -47,9 +47,25 @@ class EvalRun:
             kept = [v for v in values if v is not None]
             return round(sum(kept) / len(kept), 4) if kept else None
 
+        def share(flags: list[bool | None]) -> list[int]:
+            kept = [f for f in flags if f is not None]
+            return [sum(kept), len(kept)]
+
+        unanswerable = [t for t in turns if t.abstain_expected]
         return {
             "cases": len(self.cases),
             "passed": sum(c.passed for c in self.cases),
+            # The headline figures (BENCHMARKS.md), each [count, out of]:
+            "headline": {
+                "facts_found": [
+                    sum(len(t.found) for t in answerable),
+                    sum(len(t.found) + len(t.missed) for t in answerable),
+                ],
+                "right_file": share([t.source_right for t in answerable]),
+                "right_page": share([t.page_right for t in answerable]),
+                "unanswerable_refused": share([t.abstained for t in unanswerable]),
+                "answerable_refused": share([t.abstained for t in answerable]),
+            },
             "turns": len(turns),
             "facts_found": sum(len(t.found) for t in turns),
             "facts_total": sum(len(t.found) + len(t.missed) for t in turns),

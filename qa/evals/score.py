@@ -47,6 +47,8 @@ class TurnScore:
     abstain_expected: bool = False
     hit_at_k: float | None = None
     mrr: float | None = None
+    source_right: bool | None = None  # an expected source cited (None: none expected)
+    page_right: bool | None = None  # ... on an expected page (None: no pages expected)
     problems: list[str] = field(default_factory=list)
     answer: str = ""
 
@@ -99,11 +101,14 @@ def score_turn(expect: Expectation, record: Record, source_text: SourceText) -> 
         right = [c for c in cited if c in expected]
         score.citation_precision = len(right) / len(cited) if cited else 0.0
         score.citation_recall = len(right) / len(expected)
+        score.source_right = bool(right)
+        if expect.pages:
+            score.page_right = any(
+                c["source"] in expected and c.get("page") in expect.pages for c in record.citations
+            )
         if not right:
             score.problems.append("no expected source cited")
-        elif expect.pages and not any(
-            c["source"] in expected and c.get("page") in expect.pages for c in record.citations
-        ):
+        elif score.page_right is False:
             pages = ", ".join(map(str, expect.pages))
             score.problems.append(f"no expected source cited on page {pages}")
         retrieved = list(dict.fromkeys(record.retrieved))
