@@ -291,7 +291,8 @@ class Assistant:
         vector = self.evidence.vectors([query])[0]
         lang = self.evidence.language(query)
         passages = retriever.retrieve(query, query_vector=vector, top_k=top_k, lang=lang)
-        return self.evidence.rate(query, passages)
+        rate = getattr(self.answerer, "rate", self.evidence.rate)  # the answerer's own scale
+        return list(rate(query, passages))
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question (``history`` resolves follow-ups)."""

@@ -8,6 +8,7 @@ a calibrated threshold; the citation checker flags LLM sentences whose cited pas
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -16,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from qa.embed import Embedder, calibration_of
-from qa.lang import detect
+from qa.lang import SURE, detect, identify
 from qa.schema import Chunk, Passage
-from qa.text import TermStats, evidence_spans, sentence_spans, terms_of
+from qa.text import TermStats, evidence_of, terms_of
 
 DENSE_WEIGHT = 0.55
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
@@ -123,6 +124,38 @@ class Evidence:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])
 
+    def stored(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The document vectors of those of ``texts`` seen recently or kept by the store (none
+        is computed)."""
+        out = {t: self._cache[(True, t)] for t in texts if (True, t) in self._cache}
+        missing = [t for t in texts if t not in out]
+        if missing and self.stored_vectors is not None:
+            for text, vec in self.stored_vectors(missing).items():
+                self._cache[(True, text)] = out[text] = vec
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def chunk_cosines(self, text: str, spans: Sequence[Span]) -> np.ndarray:
+        """Cosine of each span's passage vector with ``text`` (its own vector, embedded,
+        where the passages' vectors are not at hand)."""
+        if not spans:
+            return np.zeros(0, dtype=np.float32)
+        query = self.vectors([text])[0]
+        if self.chunk_vectors is not None:
+            return self._chunk_matrix([s.chunk.id for s in spans]) @ query
+        return self.vectors([s.text for s in spans], documents=True) @ query
+
+    def quote_language(self, text: str) -> str:
+        """The language of a quote when it is prose whose language is clear; "" for one too
+        short or too mixed to tell (a name, a line of code or figures, a bibliography entry):
+        no "quoted in" label is better than a wrong one."""
+        letters = sum(len(w) for w in re.findall(r"[^\W\d_]{2,}", text))
+        if letters < 20:
+            return ""
+        code, probability = identify(text, self.corpus_languages)
+        return code if probability >= SURE else ""
+
     def forget_vectors(self) -> None:
         """Drop the vectors and scores kept between calls."""
         self._cache.clear()
@@ -148,8 +181,7 @@ class Evidence:
         seen: set[tuple[str, int, int]] = set()
         out: list[Span] = []
         for p in passages:
-            sentences = self._sentence_spans(p.chunk)
-            for start, end in evidence_spans(p.chunk.text, p.chunk.start, sentences):
+            for start, end in self._evidence_of(p.chunk):
                 key = (p.chunk.source, start, end)
                 if key not in seen:
                     seen.add(key)
@@ -259,13 +291,11 @@ class Evidence:
                 out[i] = found
         return out
 
-    def _sentence_spans(self, chunk: Chunk) -> list[tuple[int, int]]:
-        """Sentence offsets of a chunk, remembered by chunk id (a hash of its content)."""
-        if chunk.sentences:
-            return list(chunk.sentences)
+    def _evidence_of(self, chunk: Chunk) -> list[tuple[int, int]]:
+        """``qa.text.evidence_of`` the chunk, remembered by chunk id (a hash of its content)."""
         found = self._sentences.get(chunk.id)
         if found is None:
-            found = sentence_spans(chunk.text, offset=chunk.start, lang=chunk.lang)
+            found = evidence_of(chunk)
             self._sentences[chunk.id] = found
             if len(self._sentences) > self._cache_size:
                 self._sentences.popitem(last=False)

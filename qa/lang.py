@@ -98,6 +98,25 @@ def detect(text: str, among: Collection[str] = ()) -> str:
     return next((str(code) for code, _ in ranked if code in among), best)
 
 
+def identify(text: str, among: Collection[str] = ()) -> tuple[str, float]:
+    """``text``'s language and the identifier's probability for it (among the languages
+    handled here); unsure guesses outside ``among`` give way as in ``detect``."""
+    sample = text[:3000]
+    if not _LETTER.search(sample):
+        return DEFAULT, 0.0
+    with _lock:
+        ranked = _identifier().rank(sample)
+    scores = np.array([score for _, score in ranked], dtype=np.float64)
+    probabilities = np.exp(scores - scores[0])
+    probabilities /= probabilities.sum()
+    best = str(ranked[0][0])
+    if among and best not in among and probabilities[0] < SURE:
+        for i, (code, _) in enumerate(ranked):
+            if code in among:
+                return str(code), float(probabilities[i])
+    return best, float(probabilities[0])
+
+
 @cache
 def stemmer(code: str) -> Any:
     """PyStemmer's Snowball stemmer for the language, or None when there is none."""

@@ -45,17 +45,19 @@ answerers: Registry[Answerer] = Registry("answerer")
 
 
 def abstain_threshold(settings: Settings, evidence: Evidence) -> float:
-    """The extractive answerer's threshold: the setting, else the embedder's calibration."""
+    """The confidence the extractive answerer abstains below: the setting, else the
+    embedder's calibration."""
     if settings.abstain_threshold is not None:
         return settings.abstain_threshold
-    return evidence.calibration.abstain
+    return evidence.calibration.answer
 
 
 def support_threshold(settings: Settings, evidence: Evidence) -> float:
-    """Below this support an LLM sentence is flagged: the setting, else the abstention one."""
+    """Below this evidence an LLM sentence is flagged: the setting, else the embedder's
+    calibrated evidence threshold."""
     if settings.support_threshold is not None:
         return settings.support_threshold
-    return abstain_threshold(settings, evidence)
+    return evidence.calibration.abstain
 
 
 def create_answerer(name: str, settings: Settings, evidence: Evidence) -> Answerer:

@@ -1,120 +1,66 @@
-"""The offline answerer: picks the retrieved sentences that best answer the question.
+"""The offline answerer: the span of consecutive sentences that best answers the question.
 
-Every sentence of its answer is a verbatim quote, so every citation is exact by construction.
-It abstains with ``NOT_IN_DOCUMENTS`` when the best evidence is below ``abstain_threshold`` (by
-default the embedder's calibrated value).
+Every candidate sentence of the retrieved passages is scored by a logistic model of how likely
+it holds the answer (``SentenceModel``): its own vector's cosine with the question (kept by
+sync, so no model call), the share of the question's rare terms it holds alone and with its
+context (the section titles it stands under, the sentence before it), its passage's cosine,
+whether it holds what the question asks for (``question.Asks``: a number, a date, a name, a
+code term, ...) and whether it is in another language than the question. The best sentence
+takes the neighbours it needs (``spans.window``), at most ``spans.MAX_WORDS`` words, quoted
+verbatim. The answerer abstains when its confidence (``ConfidenceModel``: the best sentence's
+odds, its lead over the best sentence elsewhere, whether what is asked was found, and the
+question's rarest term missing around it) is below the threshold.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from qa import lang as languages
 from qa.answerers import Turn, abstain_threshold, answerers, fold_history
+from qa.answerers.question import Asks, compound_parts
+from qa.answerers.spans import MAX_WORDS, window, words
 from qa.cite import compose
-from qa.evidence import Evidence, Span, combine, rated
+from qa.evidence import Evidence, Span, rated
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
 
-MAX_SENTENCES = 3
-KEEP_WITHIN = 0.08  # a further sentence is kept when it scores within this of the best
-WORD_BUDGET = 40  # answers stay this short (words); a longer best sentence is cut to it
-CONTINUATION_BUDGET = 75  # ... except that a sentence continuing the best one may follow
-TYPE_BONUS = 0.1  # added when a sentence holds the kind of thing the question asks for ...
-
-# Question word → what an answer to it must contain (English and French).
-_MONTHS = (
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre"
-)
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|dozen|un|deux|trois|quatre|cinq|six|sept|"
-    r"huit|neuf|dix|vingt|trente|cent|mille|milliard)s?\b",
-    re.I,
-)
-# (what the question asks, what an answer holds, penalty for a sentence that holds none):
-# numbers and dates are found reliably, so a sentence without one cannot answer; places and
-# names less so, so missing one costs less.
-_ANSWER_TYPES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
-    (
-        re.compile(
-            r"\b(how (many|much|long|old|far|big|large|tall|high)|combien|quel nombre|"
-            r"quelle quantit[ée]|population|price|cost|percentage|number of|quantity|amount|"
-            r"prix|co[uû]t|nombre de|montant)\b",
-            re.I,
-        ),
-        _NUMBER,
-        0.3,
-    ),
-    (
-        re.compile(
-            r"^\s*((on|in|at|by|since|until|from) )?(when|what (year|date|day|month|time)|"
-            r"which (year|date|day|month)|quand|[àa] quelle (heure|date)|en quelle ann[ée]e|"
-            r"quel jour)\b",
-            re.I,
-        ),
-        re.compile(
-            rf"\b(1[0-9]{{3}}|20[0-9]{{2}}|{_MONTHS}|monday|tuesday|wednesday|thursday|"
-            r"friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|"
-            r"\d{1,2}(:\d\d)?\s*(a\.?m\.?|p\.?m\.?|h\b|heures?)|today|yesterday|tomorrow|"
-            r"aujourd'hui|hier|demain)\b",
-            re.I,
-        ),
-        0.3,
-    ),
-    (
-        re.compile(r"^\s*(where|o[uù])\b", re.I),
-        # a place: a preposition of place before a capitalised name
-        re.compile(
-            r"\b(?:at|in|near|outside|inside|from|à|au|aux|dans|près de)\s+(?:the\s+)?[A-Z][\w’'-]+"
-        ),
-        0.1,
-    ),
-    (
-        re.compile(
-            r"^\s*(who|whom|whose|qui)\b|\b(name of|named|nom de)\b|^\s*(which|what|quel|"
-            r"quelle) (\w+ )?(president|minister|official|person|spokes(man|woman|person)|"
-            r"envoy|adviser|advisor|leader|general|ambassador|président|ministre|porte-parole)\b",
-            re.I,
-        ),
-        re.compile(r"\b[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)+"),  # a multi-word proper name
-        0.1,
-    ),
-]
+EMBED_AT_MOST = 12  # sentences embedded per question where the store keeps no vectors
+NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
 _WORD_RE = re.compile(r"\S+")
 
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-# A sentence opening with one of these continues the one before it.
-_CONTINUES = re.compile(
-    r"^\W*(he|she|it|they|this|that|these|those|his|her|its|their|there|"
-    r"il|elle|ils|elles|ce|cette|ces|selon lui|selon elle)\b",
-    re.I,
-)
+FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "foreign_cos")
+CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign")
 
 
-# "…, and when …?" / "… and which …?": a second question joined to the first.
-_SECOND_QUESTION = re.compile(
-    r",?\s+(?:and|et)\s+(?=(?:which|who|whom|whose|when|where|what|why|how|quel|quelle|quels|"
-    r"quelles|qui|quand|où|pourquoi|comment|combien)\b)",
-    re.I,
-)
+@dataclass(frozen=True)
+class SentenceModel:
+    """Logistic weights over ``FEATURES`` (cosines as measured minus ``floor``) and a bias."""
+
+    weights: tuple[float, ...]
+    bias: float
+    floor: float  # the embedder's typical cosine of an unrelated sentence
 
 
-def compound_parts(question: str) -> list[str]:
-    """The questions a compound question joins ("Which envoy proposed a pause, and which
-    adviser asked to extend it?" → two); a plain question is its own single part."""
-    parts = [p.strip(" ,") for p in _SECOND_QUESTION.split(question)]
-    parts = [p for p in parts if len(p.split()) >= 3]
-    return parts if len(parts) > 1 else [question]
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic weights over ``CONFIDENCE_FEATURES`` and a bias: the probability that the
+    chosen span answers the question."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+
+# For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
+# cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
+SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, 2.0), -2.5, 0.3)
+CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0), 0.0)
 
 
 def quoted_in(source_lang: str, question_lang: str) -> str | None:
@@ -124,15 +70,48 @@ def quoted_in(source_lang: str, question_lang: str) -> str | None:
     return f"quoted in {languages.name(source_lang)}"
 
 
+@dataclass
+class Scored:
+    """The candidate sentences of a question, their features and their logits."""
+
+    question: str
+    spans: list[Span]
+    features: np.ndarray  # (len(spans), len(FEATURES))
+    logits: np.ndarray
+    asks: Asks
+
+    def probability(self, i: int) -> float:
+        return 1.0 / (1.0 + math.exp(-float(self.logits[i])))
+
+
+@dataclass
+class Choice:
+    """The answer span for one question (or one part of a compound question)."""
+
+    first: int  # indexes into ``Scored.spans``
+    last: int
+    best: int
+    confidence: float
+    features: tuple[float, ...]  # CONFIDENCE_FEATURES
+
+
 @answerers.register("extractive")
 class ExtractiveAnswerer:
-    """Sentence selection by dense similarity plus IDF-weighted term coverage."""
+    """The best span of consecutive retrieved sentences, quoted verbatim with its citation."""
 
     name = "extractive"
 
     def __init__(self, settings: Settings, evidence: Evidence) -> None:
         self.settings = settings
         self.evidence = evidence
+        calibration = evidence.calibration
+        found = calibration.sentences
+        self.sentences = (
+            SentenceModel(found[:-2], found[-2], found[-1]) if found else SENTENCES
+        )
+        found = calibration.confidence
+        self.confidence = ConfidenceModel(found[:-1], found[-1]) if found else CONFIDENCE
+        self._last: tuple[tuple[str, tuple[str, ...]], Scored] | None = None
 
     @property
     def threshold(self) -> float:
@@ -151,17 +130,18 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The cited answer, or an abstention that still lists the closest passages."""
-        parts = compound_parts(question)
-        if len(parts) > 1:
-            chosen, confidence = self._select_parts(parts, passages)
-        else:
-            spans, scores, _ = self.scored_sentences(question, passages)
-            confidence = float(scores.max()) if spans else 0.0
-            chosen = self._select(question, spans, scores) if spans else []
-            # What the answer was judged on, answer types included: the closest passage
-            # shows the confidence, on the scale of the citations and the threshold.
-            passages = rated(passages, spans, scores)
-        if confidence < self.threshold:
+        chosen: list[tuple[Scored, Choice]] = []
+        for n, part in enumerate(compound_parts(question)):
+            scored = self.score(part, passages)
+            choices = self.choices(scored)
+            if not choices:
+                chosen = []
+                break
+            if n == 0:
+                passages = self._rated(passages, scored, choices)
+            chosen.append((scored, max(choices, key=lambda c: c.confidence)))
+        confidence = min((c.confidence for _, c in chosen), default=0.0)
+        if confidence < self.threshold or not chosen:
             return Answer(
                 question,
                 NOT_IN_DOCUMENTS,
@@ -171,17 +151,24 @@ class ExtractiveAnswerer:
                 answerer=self.name,
                 confidence=confidence,
             )
-        citations = [Citation.of(s.chunk, s.text, s.start, s.end, score) for s, score, _ in chosen]
         asked_in = self.evidence.language(question)
-        sentences = [
-            AnswerSentence(
-                f"…{s.text}…" if cut else s.text,
-                [n],
-                score,
-                note=quoted_in(s.chunk.lang, asked_in),
+        citations: list[Citation] = []
+        sentences: list[AnswerSentence] = []
+        for scored, choice in chosen:
+            quote = self._quote(scored, choice)
+            if any((c.source, c.start) == (quote.chunk.source, quote.start) for c in citations):
+                continue
+            score = choice.confidence
+            citations.append(Citation.of(quote.chunk, quote.text, quote.start, quote.end, score))
+            shown = " ".join(quote.text.split())
+            cut = (quote.start, quote.end) != (
+                scored.spans[choice.first].start,
+                scored.spans[choice.last].end,
             )
-            for n, (s, score, cut) in enumerate(chosen, start=1)
-        ]
+            note = quoted_in(self._language(quote), asked_in)
+            sentences.append(
+                AnswerSentence(f"…{shown}…" if cut else shown, [len(citations)], score, note=note)
+            )
         return Answer(
             question,
             compose(sentences),
@@ -193,115 +180,199 @@ class ExtractiveAnswerer:
             confidence=confidence,
         )
 
-    def scored_sentences(
-        self, question: str, passages: Sequence[Passage]
-    ) -> tuple[list[Span], np.ndarray, np.ndarray]:
-        """Every candidate sentence of the passages, its evidence score and its cosine
-        similarity to the question."""
-        spans = self.evidence.spans(passages)
-        dense, lexical = self.evidence.parts(question, spans)
-        return spans, combine(dense, lexical) + self._type_bonus(question, spans), dense
+    def rate(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """``passages`` in the same order, each scored by the confidence of the best answer
+        span it holds (the scale of citations and of the threshold)."""
+        scored = self.score(question, passages)
+        return self._rated(passages, scored, self.choices(scored))
 
     @staticmethod
-    def _type_bonus(question: str, spans: Sequence[Span]) -> np.ndarray:
-        """When the question asks for a kind of thing (a number for "how many" or a
-        population, a date or time for "when", a place for "where", a name for "who"):
-        ``TYPE_BONUS`` for sentences holding one that the question does not already name,
-        minus the type's penalty for the others, so a sentence without it rarely clears the
-        abstention threshold ("What is the population of Aleppo?" is not answered by a
-        sentence about "the civilian population")."""
-        bonus = np.zeros(len(spans), dtype=np.float32)
-        for asks, holds, penalty in _ANSWER_TYPES:
-            if asks.search(question):
-                asked = set(question.casefold().split())
-                for i, span in enumerate(spans):
-                    found = [m.group() for m in holds.finditer(span.text)]
-                    held = any(f.casefold() not in asked for f in found)
-                    bonus[i] = TYPE_BONUS if held else -penalty
-                break
-        return bonus
+    def _rated(
+        passages: Sequence[Passage], scored: Scored, choices: list[Choice]
+    ) -> list[Passage]:
+        spans = scored.spans
+        values = np.zeros(len(spans))
+        for c in choices:
+            values[c.best] = c.confidence
+        return rated(passages, spans, values)
 
-    def _select(
-        self, question: str, spans: list[Span], scores: np.ndarray
-    ) -> list[tuple[Span, float, bool]]:
-        """The best sentence (cut to ``WORD_BUDGET`` words if longer), the sentence continuing
-        it (within ``CONTINUATION_BUDGET``), then close runners-up that still fit the budget."""
-        order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        best = order[0]
-        top = self._trim(question, spans[best])
-        chosen = [(top, float(scores[best]), top != spans[best])]
-        words = _words(top.text)
-        following = self._next_sentence(spans, best)
-        if (
-            following is not None
-            and top.end == spans[best].end
-            and _CONTINUES.match(spans[following].text)
-            and float(scores[following]) >= self.threshold
-            and words + _words(spans[following].text) <= CONTINUATION_BUDGET
-        ):
-            chosen.append((spans[following], float(scores[following]), False))
-            words += _words(spans[following].text)
-        kept = [best] + ([following] if len(chosen) > 1 and following is not None else [])
-        for i in order[1:]:
-            if len(chosen) == MAX_SENTENCES or float(scores[i]) < float(scores[best]) - KEEP_WITHIN:
-                break
-            n = _words(spans[i].text)
-            if i in kept or words + n > WORD_BUDGET:
-                continue
-            if not any(self.evidence.redundant(spans[j], spans[i]) for j in kept):
-                kept.append(i)
-                chosen.append((spans[i], float(scores[i]), False))
-                words += n
-        return chosen
+    # --- scoring -----------------------------------------------------------------------
 
-    def _select_parts(
-        self, parts: Sequence[str], passages: Sequence[Passage]
-    ) -> tuple[list[tuple[Span, float, bool]], float]:
-        """For a compound question: the best sentence for each part (once each), and the
-        weakest part's evidence as the confidence (every part must be answered)."""
-        chosen: list[tuple[Span, float, bool]] = []
-        weakest = float("inf")
-        for part in parts:
-            spans, scores, _ = self.scored_sentences(part, passages)
-            if not spans:
-                return [], 0.0
-            best = int(np.argmax(scores))
-            weakest = min(weakest, float(scores[best]))
-            top = self._trim(part, spans[best])
-            if all(
-                (top.chunk.source, top.start) != (c.chunk.source, c.start) for c, _, _ in chosen
-            ):
-                chosen.append((top, float(scores[best]), top != spans[best]))
-        return chosen, weakest
+    def score(self, question: str, passages: Sequence[Passage]) -> Scored:
+        """Every candidate sentence of ``passages`` with its features and logit. The last
+        result is kept: rating the retrieved passages and answering from them score the same
+        sentences for the same question."""
+        key = (question, tuple(p.chunk.id for p in passages))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        scored = self._score(question, passages)
+        self._last = (key, scored)
+        return scored
 
-    def _trim(self, question: str, span: Span) -> Span:
-        """``span`` itself when short enough, else its ``WORD_BUDGET``-word window that holds
-        the most question terms (and what the question word asks for)."""
+    def _score(self, question: str, passages: Sequence[Passage]) -> Scored:
+        ev = self.evidence
+        spans = ev.spans(passages)
+        asks = Asks.of(question)
+        if not spans:
+            return Scored(question, [], np.zeros((0, len(FEATURES))), np.zeros(0), asks)
+        lang = ev.language(question)
+        chunk_cos = ev.chunk_cosines(question, spans)
+        wanted = ev.terms(question, lang)
+        own = ev.span_terms(spans)
+        cov = np.array([ev.term_stats.coverage(wanted, t) for t in own])
+        ctx = np.array(
+            [ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, own)]
+        )
+        cos = self._cosines(question, spans, chunk_cos, chunk_cos + 0.2 * cov)
+        kind = np.array([self._kind(asks, s.text) for s in spans])
+        foreign = np.array([1.0 if s.chunk.lang and s.chunk.lang != lang else 0.0 for s in spans])
+        floor = self.sentences.floor
+        features = np.column_stack(
+            [cos - floor, cov, ctx, chunk_cos - floor, kind, foreign, foreign * (cos - floor)]
+        )
+        logits = features @ np.array(self.sentences.weights) + self.sentences.bias
+        return Scored(question, spans, features, logits, asks)
+
+    def _cosines(
+        self, question: str, spans: list[Span], chunk: np.ndarray, preliminary: np.ndarray
+    ) -> np.ndarray:
+        """Each sentence's own cosine with the question: from the vectors the store keeps;
+        where it keeps none, the ``EMBED_AT_MOST`` likeliest sentences are embedded and the
+        others get their passage's cosine."""
+        ev = self.evidence
+        query = ev.vectors([question])[0]
+        texts = [s.text for s in spans]
+        stored = ev.stored([*dict.fromkeys(texts)])
+        missing = [i for i, t in enumerate(texts) if t not in stored]
+        if missing:
+            order = sorted(missing, key=lambda i: -float(preliminary[i]))[:EMBED_AT_MOST]
+            embedded = ev.vectors([texts[i] for i in order], documents=True)
+            stored.update({texts[i]: v for i, v in zip(order, embedded, strict=True)})
+        return np.array(
+            [
+                float(stored[t] @ query) if t in stored else float(chunk[i])
+                for i, t in enumerate(texts)
+            ]
+        )
+
+    def _context_terms(self, spans: list[Span], own: list[list[str]]) -> list[set[str]]:
+        """Each sentence's terms with those of the section titles it stands under and of the
+        sentence before it in its passage."""
+        ev = self.evidence
+        out = []
+        for i, span in enumerate(spans):
+            terms = set(own[i])
+            titles = span.chunk.section_at(span.start)
+            if titles:
+                terms.update(ev.terms(" ".join(titles), span.chunk.lang))
+            if i and spans[i - 1].chunk.id == span.chunk.id:
+                terms.update(own[i - 1])
+            out.append(terms)
+        return out
+
+    @staticmethod
+    def _kind(asks: Asks, text: str) -> float:
+        """+1 when ``text`` holds what is asked; -1 (-0.5 for names and places, found less
+        reliably) when it does not; 0 when the question asks for no particular kind."""
+        found = asks.found(text)
+        if found is None:
+            return 0.0
+        if found:
+            return 1.0
+        return -1.0 if asks.kind is not None and asks.kind.strict else -0.5
+
+    # --- choosing -----------------------------------------------------------------------
+
+    def choices(self, scored: Scored) -> list[Choice]:
+        """For each passage, the answer span around its likeliest sentence, with the
+        confidence in it."""
+        best: dict[str, int] = {}
+        for i, span in enumerate(scored.spans):
+            key = span.chunk.id
+            if key not in best or scored.logits[i] > scored.logits[best[key]]:
+                best[key] = i
+        return [self.choose(scored, i) for i in best.values()]
+
+    def choose(self, scored: Scored, best: int | None = None) -> Choice:
+        """The answer span around sentence ``best`` (the likeliest when None), and the
+        confidence in it."""
+        spans, logits = scored.spans, scored.logits
+        if best is None:
+            best = int(np.argmax(logits))
+        near = float(logits[best]) - NEIGHBOUR_MARGIN
+        first, last = window(spans, best, scored.asks.found, lambda i: float(logits[i]) >= near)
+        text = " ".join(spans[i].text for i in range(first, last + 1))
+        elsewhere = [
+            float(logits[i])
+            for i in range(len(spans))
+            if spans[i].chunk.source != spans[best].chunk.source
+        ]
+        lead = float(logits[best]) - max(elsewhere, default=float(logits[best]) - 4.0)
+        found = scored.asks.found(text)
+        kind = 0.0 if found is None else (1.0 if found else -1.0)
+        foreign = float(scored.features[best, FEATURES.index("foreign")])
+        features = (
+            float(logits[best]),
+            max(min(lead, 4.0), -4.0),
+            kind,
+            0.0 if foreign else self._missing(scored, first, last),
+            foreign,
+        )
+        z = float(np.dot(self.confidence.weights, features)) + self.confidence.bias
+        return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features)
+
+    def _missing(self, scored: Scored, first: int, last: int) -> float:
+        """The share of the question's rarest term's weight that the span and its context
+        lack: its IDF over the question's highest, or 0 when every term is there."""
+        ev = self.evidence
+        spans = scored.spans
+        lang = ev.language(scored.question)
+        wanted = set(ev.terms(scored.question, lang))
+        if not wanted:
+            return 0.0
+        held: set[str] = set()
+        for i in range(first, last + 1):
+            held.update(ev.terms(spans[i].text, spans[i].chunk.lang))
+            held.update(ev.terms(" ".join(spans[i].chunk.section_at(spans[i].start)), lang))
+        if first and spans[first - 1].chunk.id == spans[first].chunk.id:
+            held.update(ev.terms(spans[first - 1].text, spans[first - 1].chunk.lang))
+        idf = {t: ev.term_stats.idf(t) for t in wanted}
+        absent = [idf[t] for t in wanted if t not in held]
+        return max(absent, default=0.0) / max(idf.values())
+
+    def _quote(self, scored: Scored, choice: Choice) -> Span:
+        """The span's text as one quote (cut to ``MAX_WORDS`` words around the best part
+        when a single sentence is longer)."""
+        spans = scored.spans
+        first, last = spans[choice.first], spans[choice.last]
+        quote = Span(first.chunk, first.start, last.end, first.rank)
+        if words(quote.text) <= MAX_WORDS:
+            return quote
+        return self._trim(scored, spans[choice.best])
+
+    def _trim(self, scored: Scored, span: Span) -> Span:
+        """The ``MAX_WORDS``-word window of ``span`` holding the most question terms (and
+        what the question asks for)."""
         found = list(_WORD_RE.finditer(span.text))
-        if len(found) <= WORD_BUDGET:
+        if len(found) <= MAX_WORDS:
             return span
-        wanted = self.evidence.terms(question, self.evidence.language(question))
-        asks_for = next((holds for asks, holds, _ in _ANSWER_TYPES if asks.search(question)), None)
-        word_terms = self.evidence.terms_of([m.group() for m in found], span.chunk.lang)
+        ev = self.evidence
+        wanted = ev.terms(scored.question, ev.language(scored.question))
+        word_terms = ev.terms_of([m.group() for m in found], span.chunk.lang)
         best_score, best_at = -1.0, 0
-        for at in range(len(found) - WORD_BUDGET + 1):
-            window = span.text[found[at].start() : found[at + WORD_BUDGET - 1].end()]
-            in_window = {t for ts in word_terms[at : at + WORD_BUDGET] for t in ts}
-            score = self.evidence.term_stats.coverage(wanted, in_window)
-            if asks_for is not None and asks_for.search(window):
+        for at in range(len(found) - MAX_WORDS + 1):
+            piece = span.text[found[at].start() : found[at + MAX_WORDS - 1].end()]
+            in_window = {t for ts in word_terms[at : at + MAX_WORDS] for t in ts}
+            score = ev.term_stats.coverage(wanted, in_window)
+            if scored.asks.found(piece):
                 score += 1.0
             if score > best_score:
                 best_score, best_at = score, at
         start = span.start + found[best_at].start()
-        end = span.start + found[best_at + WORD_BUDGET - 1].end()
+        end = span.start + found[best_at + MAX_WORDS - 1].end()
         return Span(span.chunk, start, end, span.rank)
 
-    @staticmethod
-    def _next_sentence(spans: Sequence[Span], i: int) -> int | None:
-        """Index of the sentence that follows ``spans[i]`` in the same file, if retrieved."""
-        after = [
-            j
-            for j, s in enumerate(spans)
-            if s.chunk.source == spans[i].chunk.source and s.start >= spans[i].end
-        ]
-        return min(after, key=lambda j: spans[j].start) if after else None
+    def _language(self, quote: Span) -> str:
+        """The quote's own language (``Evidence.quote_language``)."""
+        return self.evidence.quote_language(quote.text)

@@ -55,18 +55,25 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class Calibration:
-    """How the answerer reads one embedder's cosines; each figure measured by a bench.
+    """How the answerers read one embedder's cosines; each figure measured by a bench.
 
-    ``abstain``: the extractive answerer's threshold (``bench/calibrate_abstention.py``).
+    ``abstain``: the evidence score below which a claim is not supported by a source
+    (``bench/calibrate_abstention.py``; LLM citations are flagged below it).
     ``joint``: (coverage weight, cosine weight, cosine floor) putting a sentence's own cosine
     with its term coverage on the coverage scale; ``foreign``: (floor, range) for a sentence
     in another language than the question (``bench/calibrate_cross_lingual.py``). Without
     them, sentences are scored with their passage's vector only (one model call a question).
+    ``sentences`` and ``confidence``: the extractive answerer's two logistic models (weights
+    then bias; ``sentences`` ends with its cosine floor), and ``answer`` the confidence it
+    abstains below (``bench/answer_model.py``).
     """
 
     abstain: float
     joint: tuple[float, float, float] | None = None
     foreign: tuple[float, float] | None = None
+    sentences: tuple[float, ...] | None = None
+    confidence: tuple[float, ...] | None = None
+    answer: float = 0.5
 
 
 # MiniLM's, measured in issue 5 with passage-level evidence (BENCHMARKS.md); also the default

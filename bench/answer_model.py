@@ -1,0 +1,327 @@
+"""Fit the extractive answerer's two logistic models on tuning data, report them held out.
+
+    python bench/answer_model.py collect --set squad20_dev --limit 1200   # features → .cache
+    python bench/answer_model.py collect --set xquad --limit 400
+    python bench/answer_model.py collect --set piaf --limit 400
+    python bench/answer_model.py collect --cases evals/realdocs/dev.yaml
+    python bench/answer_model.py collect --cases evals/cases.yaml
+    python bench/answer_model.py fit                                      # weights, AUROCs
+
+``collect`` runs each question through retrieval and the answerer's scoring and keeps, per
+candidate sentence, the features of ``qa.answerers.extractive.FEATURES`` and whether the
+sentence holds a gold answer (SQuAD-style sets: an answer string; eval cases: a phrasing of
+every fact... of any fact), plus the question's label (answerable or not). ``fit`` fits the
+sentence model on every candidate of the answerable questions (each question weighted
+equally), then the confidence model on ``CONFIDENCE_FEATURES`` of the span each question gets
+(label: answerable and the span holds the answer), on the tuning half of every set; it prints
+both models, as the tuples ``qa/embed/e5.py`` keeps, and the held-out half's AUROC (answered
+right vs not) per set. Articles (SQuAD, XQuAD, PIAF) or cases are split in halves, seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CACHE, DATA, RESULTS
+
+SETS = {
+    "squad20_dev": ("squad20_dev/docs", "squad20_dev/questions.jsonl"),
+    "squad11_dev": ("squad11_dev/docs", "squad11_dev/questions.jsonl"),
+    "xquad": ("xquad/docs_en", "xquad/questions.es_q_en_docs.jsonl"),
+    "xquad_de": ("xquad/docs_en", "xquad/questions.de_q_en_docs.jsonl"),
+    "piaf": ("piaf/docs", "piaf/questions.min5words.jsonl"),
+}
+STORES = {"xquad_de": "xquad"}
+FEATURES_DIR = CACHE / "answer-features"
+
+
+def _assistant(folder: Path, store: Path) -> Any:
+    import qa
+
+    return qa.Assistant.from_folder(folder, store=store, progress=True, abstain_threshold=0.0)
+
+
+def _holds(text: str, answers: list[str]) -> bool:
+    from qa.text import fold
+
+    folded = fold(text)
+    return any(fold(a) in folded for a in answers if a.strip())
+
+
+def _record(assistant: Any, question: str, query: str, answers: list[str]) -> dict[str, Any]:
+    """The features of every candidate of ``question`` and the span the answerer chooses."""
+    from qa.answerers.extractive import ExtractiveAnswerer
+
+    answerer = assistant.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    passages = assistant.retrieve(query)
+    scored = answerer.score(question, passages)
+    out: dict[str, Any] = {
+        "question": question,
+        "answerable": bool(answers),
+        "features": scored.features.round(5).tolist(),
+        "gold": [_holds(s.text, answers) for s in scored.spans],
+        "chunks": [s.chunk.id for s in scored.spans],
+        "sources": [s.chunk.source for s in scored.spans],
+        "texts": [s.text for s in scored.spans],
+    }
+    choices = []
+    for choice in answerer.choices(scored):
+        text = " ".join(s.text for s in scored.spans[choice.first : choice.last + 1])
+        choices.append(
+            {
+                "features": list(choice.features),
+                "gold": _holds(text, answers),
+                "words": len(text.split()),
+                "source": scored.spans[choice.best].chunk.source,
+                "best": choice.best,
+            }
+        )
+    out["choices"] = choices
+    return out
+
+
+def collect(args: argparse.Namespace) -> None:
+    FEATURES_DIR.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    if args.cases:
+        from qa.evals.cases import load_cases
+
+        cases = load_cases(args.cases)
+        folder = Path(cases[0].folder) if cases[0].folder else Path("seeds")
+        store = CACHE / "answer-stores" / folder.name
+        assistant = _assistant(folder, store)
+        for case in cases:
+            history: list[Any] = []
+            for turn in case.turns:
+                answers = [p for fact in turn.facts for p in fact]
+                if turn.scored:
+                    query = assistant.answerer.query_for(turn.question, history)
+                    row = _record(assistant, turn.question, query, answers)
+                    row["group"] = case.id
+                    row["abstain"] = turn.abstain
+                    rows.append(row)
+                history.append(_turn(assistant, turn.question, history))
+        name = f"cases-{args.cases.stem}-{folder.name}"
+    else:
+        docs, questions = SETS[args.set]
+        assistant = _assistant(DATA / docs, CACHE / STORES.get(args.set, args.set) / "ours")
+        data = [json.loads(line) for line in (DATA / questions).open(encoding="utf-8")]
+        if args.limit and args.limit < len(data):
+            data = random.Random(args.seed).sample(data, args.limit)
+        for n, item in enumerate(data):
+            row = _record(assistant, item["question"], item["question"], item["answers"])
+            row["group"] = Path(item["source_file"]).name
+            row["abstain"] = not item.get("answerable", True)
+            rows.append(row)
+            if n % 100 == 0:
+                print(f"{args.set}: {n}/{len(data)}", file=sys.stderr)
+        name = args.set
+    for probe in probes():
+        row = _record(assistant, probe, probe, [])
+        row["group"] = "probe"
+        row["abstain"] = True
+        row["probe"] = True
+        rows.append(row)
+    out = FEATURES_DIR / f"{name}.jsonl"
+    with out.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} questions written to {out}")
+
+
+def probes() -> list[str]:
+    """The off-topic probe questions (``qa/answerers/probes.txt``)."""
+    from qa.answerers import extractive
+
+    path = Path(extractive.__file__).with_name("probes.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _turn(assistant: Any, question: str, history: list[Any]) -> Any:
+    from qa.answerers import Turn
+
+    return Turn(question, assistant.ask(question, history))
+
+
+def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-2) -> np.ndarray:
+    """Weighted logistic regression by Newton's method; returns (weights..., bias)."""
+    xb = np.column_stack([x, np.ones(len(x))])
+    beta = np.zeros(xb.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(xb @ beta)))
+        grad = xb.T @ (w * (p - y)) + l2 * np.r_[beta[:-1], 0.0]
+        hess = (xb * (w * p * (1 - p))[:, None]).T @ xb + l2 * np.eye(len(beta))
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta
+
+
+def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def load(names: list[str] | None) -> dict[str, list[dict[str, Any]]]:
+    files = sorted(FEATURES_DIR.glob("*.jsonl"))
+    return {
+        f.stem: [json.loads(line) for line in f.open(encoding="utf-8")]
+        for f in files
+        if not names or f.stem in names
+    }
+
+
+def halves(rows: list[dict[str, Any]], seed: int) -> tuple[list[Any], list[Any]]:
+    groups = sorted({r["group"] for r in rows})
+    random.Random(seed).shuffle(groups)
+    tuning = set(groups[::2])
+    return [r for r in rows if r["group"] in tuning], [r for r in rows if r["group"] not in tuning]
+
+
+def fit(args: argparse.Namespace) -> None:
+    from qa.answerers import extractive
+
+    data = load(args.only)
+    split = {name: halves(rows, args.seed) for name, rows in data.items()}
+    # Each set weighs as the square root of its question count: the small hand-written sets
+    # count, without one set's few questions deciding alone.
+    for name, (tuning, _) in split.items():
+        args.weight.setdefault(name, 1.0 / max(1.0, np.sqrt(len(tuning))))
+    # 1. The sentence model: every candidate of the answerable tuning questions with a gold one.
+    xs, ys, ws = [], [], []
+    for name, (tuning, _) in split.items():
+        for r in tuning:
+            if r["abstain"] or not any(r["gold"]) or not r["features"]:
+                continue
+            n = len(r["features"])
+            xs += r["features"]
+            ys += [float(g) for g in r["gold"]]
+            ws += [args.weight.get(name, 1.0) / n] * n
+    beta = logistic(np.array(xs), np.array(ys), np.array(ws))
+    print(
+        "sentence model:",
+        dict(zip(extractive.FEATURES, beta[:-1].round(3), strict=True)),
+        "bias",
+        round(float(beta[-1]), 3),
+    )
+    # 2. The confidence model, on every passage's span (each question weighted equally).
+    xs, ys, ws = [], [], []
+    for name, (tuning, _) in split.items():
+        for r in tuning:
+            for c in r["choices"]:
+                xs.append(c["features"])
+                ys.append(float(c["gold"] and not r["abstain"]))
+                ws.append(args.weight.get(name, 1.0) / len(r["choices"]))
+    gamma = logistic(np.array(xs), np.array(ys), np.array(ws))
+    print(
+        "confidence model:",
+        dict(zip(extractive.CONFIDENCE_FEATURES, gamma[:-1].round(3), strict=True)),
+        "bias",
+        round(float(gamma[-1]), 3),
+    )
+    threshold = _threshold(split, gamma, args.answered)
+    print(
+        f"threshold answering {args.answered:.0%} of the answerable tuning questions:",
+        round(threshold, 4),
+    )
+    report: dict[str, Any] = {
+        "threshold": round(threshold, 4),
+        "sentence": [round(float(b), 4) for b in beta],
+        "confidence": [round(float(g), 4) for g in gamma],
+        "sets": {},
+    }
+    for name, (_, held) in split.items():
+        report["sets"][name] = _held_out(held, gamma, threshold)
+        print(name, report["sets"][name])
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def _confidence(gamma: np.ndarray, choice: dict[str, Any]) -> float:
+    z = np.dot(gamma[:-1], choice["features"]) + gamma[-1]
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def _threshold(split: dict[str, Any], gamma: np.ndarray, answered: float) -> float:
+    """The confidence below which the given share of the answerable tuning questions of the
+    in-topic sets is still answered (each set weighed alike)."""
+    values, weights = [], []
+    for tuning, _ in split.values():
+        best = [
+            max(_confidence(gamma, c) for c in r["choices"])
+            for r in tuning
+            if not r["abstain"] and r["choices"]
+        ]
+        values += best
+        weights += [1.0 / len(best)] * len(best)
+    order = np.argsort(values)
+    cumulative = np.cumsum(np.array(weights)[order]) / sum(weights)
+    return float(np.array(values)[order][np.searchsorted(cumulative, 1.0 - answered)])
+
+
+def _held_out(rows: list[dict[str, Any]], gamma: np.ndarray, threshold: float) -> dict[str, Any]:
+    """On held-out questions, with the span of highest confidence: how often it holds the
+    answer (answerable ones), and the AUROC of its confidence for answerable vs unanswerable
+    and for right (answerable, span holds the answer) vs not."""
+
+    def conf(c: dict[str, Any]) -> float:
+        return _confidence(gamma, c)
+
+    chosen = []
+    for r in rows:
+        if r["choices"]:
+            best = max(r["choices"], key=conf)
+            chosen.append((r["abstain"], best["gold"], conf(best)))
+    answerable = [(g, c) for a, g, c in chosen if not a]
+    pos = np.array([c for _, c in answerable])
+    neg = np.array([c for a, _, c in chosen if a])
+    right = np.array([c for g, c in answerable if g])
+    wrong = np.array([c for g, c in answerable if not g] + list(neg))
+    return {
+        "questions": len(rows),
+        "span_holds_gold": round(float(np.mean([g for g, _ in answerable])), 4)
+        if answerable
+        else None,
+        "auroc_answerable_vs_unanswerable": round(roc_auc(pos, neg), 4),
+        "auroc_right_vs_not": round(roc_auc(right, wrong), 4),
+        "answerable_answered": round(float((pos >= threshold).mean()), 4) if len(pos) else None,
+        "unanswerable_abstained": round(float((neg < threshold).mean()), 4) if len(neg) else None,
+        "answered_right": round(float(np.mean([g and c >= threshold for g, c in answerable])), 4)
+        if answerable
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--set", choices=sorted(SETS))
+    c.add_argument("--cases", type=Path)
+    c.add_argument("--limit", type=int)
+    c.add_argument("--seed", type=int, default=7)
+    f = sub.add_parser("fit")
+    f.add_argument("--only", nargs="*")
+    f.add_argument("--seed", type=int, default=13)
+    f.add_argument("--out", type=Path, default=RESULTS / "answer-model.json")
+    f.add_argument("--answered", type=float, default=0.9, help="share of answerable answered")
+    args = parser.parse_args()
+    args.weight = {}
+    (collect if args.command == "collect" else fit)(args)
+
+
+if __name__ == "__main__":
+    main()
