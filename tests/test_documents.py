@@ -4,6 +4,8 @@ folder answered through the API, the CLI and the UI's API (the browser view is i
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,6 +258,32 @@ def test_a_sentence_over_a_page_break_cites_its_first_page_and_says_it_continues
     assert c.to_dict()["page"] == 1 and c.to_dict()["page_end"] == 2
     doc = assistant.document(c.source)
     assert doc.page_at(c.start) == 1 and doc.page_at(c.end - 1) == 2
+
+
+@pytest.mark.slow
+def test_the_document_view_highlights_the_quotes_first_page_part(assistant: Assistant) -> None:
+    from PIL import Image
+
+    from qa.ui.views import DocumentViews
+
+    c = assistant.ask("How will the guild's repair fund be restored?").citations[0]
+    png = DocumentViews(assistant).page_png(c, assistant.document(c.source))
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    rows = [
+        y
+        for y in range(height)
+        if any(_yellow(image.getpixel((x, y))) for x in range(0, width, 4))  # type: ignore[arg-type]
+    ]
+    assert rows, "no highlight drawn"
+    lines = 1 + sum(1 for a, b in itertools.pairwise(rows) if b - a > 3)
+    assert lines == 2  # page 1's part of the sentence: its last two lines there
+    assert 0.2 * height < min(rows) and max(rows) < 0.4 * height
+
+
+def _yellow(pixel: tuple[int, int, int]) -> bool:
+    r, g, b = pixel
+    return r > 230 and g > 200 and b < 170
 
 
 @pytest.mark.slow
