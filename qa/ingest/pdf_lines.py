@@ -24,7 +24,7 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|medi", re.IGNORECASE)
 _NUMBERING = re.compile(r"\(?(?:\d+(?:\.\d+)*|[ivxlcdm]+|[IVXLCDM]+|[a-zA-Z])[.)]?")
 SOFT_HYPHEN = "\ufffe"  # what PDFium puts for a hyphen it found at a line's end
 MARGIN_SHARE = 0.35  # more of the page's characters outside its column: a second column
-WEIGHTS = 4  # words of a line whose font weight is asked for
+SIZES, WEIGHTS = 6, 3  # words of a line whose font size, font weight is asked for
 
 
 Word = tuple[int, int, float, float]  # start, end (in the line's text), left, right
@@ -157,18 +157,24 @@ class _Boxes:
         self.name = ctypes.create_string_buffer(128)
         self.flags = ctypes.c_int()
 
+        self.get_box = pdfium_c.FPDFText_GetLooseCharBox
+
     def char(self, i: int) -> tuple[float, float, float, float] | None:
         """``(left, right, bottom, top)`` of character ``i`` (its font's height), or None."""
-        self.c.FPDFText_GetLooseCharBox(self.raw, i, self.ref)
+        self.get_box(self.raw, i, self.ref)
         r = self.rect
         return (r.left, r.right, r.bottom, r.top) if r.right > r.left and r.top > r.bottom else None
 
     def word(self, start: int, end: int) -> tuple[float, float, float, float] | None:
         """The box of characters ``start:end`` from the first and last that have one."""
-        first = next((b for i in range(start, end) if (b := self.char(i))), None)
+        first = self.char(start)
         if first is None:
-            return None
-        last = first if end - start == 1 else self.char(end - 1)
+            first = next((b for i in range(start + 1, end) if (b := self.char(i))), None)
+            if first is None:
+                return None
+        if end - start == 1:
+            return first
+        last = self.char(end - 1)
         if last is None:
             last = next((b for i in range(end - 2, start, -1) if (b := self.char(i))), first)
         return first[0], last[1], min(first[2], last[2]), max(first[3], last[3])
@@ -195,12 +201,14 @@ def _line(
 ) -> Line:
     """The line of ``words`` (and the spaces between them)."""
     start, end = words[0][0], words[-1][1]
-    sizes: Counter[float] = Counter()  # font size: characters set in it
+    sizes: dict[float, int] = {}  # font size: characters set in it (of the words asked)
     bold = 0
-    step = max(1, len(words) // WEIGHTS)
-    for k, (a, b, _) in enumerate(words):
-        size, heavy = boxes.font(a, k % step == 0)
-        sizes[round(size, 1)] += b - a
+    step = -(-len(words) // SIZES)  # ceiling
+    for k in range(0, len(words), step):
+        a, b, _ = words[k]
+        size, heavy = boxes.font(a, k % (step * (SIZES // WEIGHTS)) == 0)
+        size = round(size, 1)
+        sizes[size] = sizes.get(size, 0) + b - a
         bold += heavy
     total = sum(sizes.values())
     return Line(
@@ -212,7 +220,7 @@ def _line(
         bottom=min(w[2][2] for w in words),
         top=max(w[2][3] for w in words),
         size=max(size for size, n in sizes.items() if n >= 0.3 * total),  # a heading's, not
-        bold=bold >= 0.7 * len(range(0, len(words), step)),  # its box's or a symbol's
+        bold=bold >= 0.7 * len(range(0, len(words), step * (SIZES // WEIGHTS))),
         words=[(a - start, b - start, box[0], box[1]) for a, b, box in words],
     )
 

@@ -198,7 +198,10 @@ class _Out:
             self.starts[page] = self.length
         self.parts.append(text)
         self.indexes.extend(indexes)
-        self.pages.extend(page if i >= 0 else -1 for i in indexes)
+        if page >= 0 and -1 not in indexes:
+            self.pages.extend([page] * len(text))
+        else:
+            self.pages.extend(page if i >= 0 else -1 for i in indexes)
         self.length += len(text)
 
     def separator(self, text: str) -> None:
