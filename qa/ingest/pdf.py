@@ -36,7 +36,9 @@ class PdfReader:
 
     def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The text, page starts and headings; ``progress(done, total)`` after each page."""
-        return read_pdf(data, progress)[0]
+        pages, columns = read_lines(data, progress)
+        classify(pages, columns)
+        return assemble(pages, columns, with_map=False)[0]
 
 
 def read_pdf(data: bytes, progress: Progress | None = None) -> tuple[ReadText, TextMap]:

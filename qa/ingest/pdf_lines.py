@@ -14,7 +14,8 @@ import ctypes
 import re
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\uffff]")
@@ -37,7 +38,7 @@ class Line:
 
     page: int  # 0-based
     text: str
-    index: array[int]
+    index: range | array[int]  # a range unless pieces were joined
     left: float
     right: float
     bottom: float
@@ -46,8 +47,8 @@ class Line:
     bold: bool = False
     kind: str = "body"  # body | margin | furniture | foot | contents | duplicate
     level: int = 0  # heading level (1 = top), 0 when not a heading
-    notes: list[Line] = field(default_factory=list)  # margin notes split from this line
-    words: list[Word] = field(default_factory=list)  # while the page is read
+    notes: tuple[Line, ...] = ()  # margin notes split from this line
+    words: Sequence[Word] = ()  # while the page is read
     lead: float = 0.0  # the width of its first word
     gappy: bool = False  # spaces wider than a word space inside: a table's row
 
@@ -141,7 +142,7 @@ def page_lines(textpage: Any, page: int, columns: Columns) -> list[Line]:
         line.gappy = any(
             b[2] - a[3] > 1.5 * line.size for a, b in zip(line.words, line.words[1:], strict=False)
         )
-        line.words = []
+        line.words = ()
     return lines
 
 
@@ -214,7 +215,7 @@ def _line(
     return Line(
         page=page,
         text=text[start:end],
-        index=array("i", range(start, end)),
+        index=range(start, end),
         left=min(w[2][0] for w in words),
         right=max(w[2][1] for w in words),
         bottom=min(w[2][2] for w in words),
@@ -240,8 +241,8 @@ def _merge_fragments(lines: list[Line]) -> list[Line]:
             gap = line.left - prev.right > 0.15 * line.size
             at = len(prev.text) + gap
             prev.text += (" " if gap else "") + line.text
-            prev.index.extend(([-1] if gap else []) + list(line.index))
-            prev.words += [(a + at, b + at, left, right) for a, b, left, right in line.words]
+            prev.index = array("i", [*prev.index, *([-1] if gap else []), *line.index])
+            prev.words = [*prev.words, *((a + at, b + at, x, y) for a, b, x, y in line.words)]
             if len(line.text) > len(prev.text) // 2:
                 prev.size = max(prev.size, line.size)
             prev.right, prev.top = line.right, max(prev.top, line.top)
@@ -315,9 +316,9 @@ def _split_margins(lines: list[Line], left: float, right: float) -> None:
         words = line.words
         start, end = words[head][0], words[len(words) - tail - 1][1]
         if head:
-            line.notes.append(_cut(line, 0, words[head - 1][1]))
+            line.notes += (_cut(line, 0, words[head - 1][1]),)
         if tail:
-            line.notes.append(_cut(line, words[len(words) - tail][0], len(line.text)))
+            line.notes += (_cut(line, words[len(words) - tail][0], len(line.text)),)
         line.text, line.index = line.text[start:end], line.index[start:end]
         line.words = [
             (a - start, b - start, x, y) for a, b, x, y in words[head : len(words) - tail]
@@ -325,7 +326,7 @@ def _split_margins(lines: list[Line], left: float, right: float) -> None:
         line.left, line.right = line.words[0][2], line.words[-1][3]
 
 
-def _margin_words(words: list[Word], outside: Any, at_edge: Any) -> int:
+def _margin_words(words: Sequence[Word], outside: Any, at_edge: Any) -> int:
     """How many of ``words`` (from the line's start, or reversed from its end) stand in the
     margin as a note: those before the first word at the column's edge, when they are not a
     bullet or a hanging section number and leave the line a word of the body."""

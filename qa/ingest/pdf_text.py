@@ -53,8 +53,11 @@ class _Para:
     after: list[_Para] = field(default_factory=list)
 
 
-def assemble(pages: list[list[Line]], columns: list[Column]) -> tuple[ReadText, TextMap]:
-    """The text, page starts and headings of classified ``pages``, and its map."""
+def assemble(
+    pages: list[list[Line]], columns: list[Column], with_map: bool = True
+) -> tuple[ReadText, TextMap]:
+    """The text, page starts and headings of classified ``pages``, and its map (left empty
+    unless ``with_map``: a reader has no use for it)."""
     vocabulary = _vocabulary(pages)
     paras = _paragraphs([ln for lines in pages for ln in body(lines)], columns)
     first_of = {id(p.lines[0]): p for p in paras}
@@ -74,7 +77,7 @@ def assemble(pages: list[list[Line]], columns: list[Column]) -> tuple[ReadText, 
         last = para_of[id(kept[-1])] if kept else last
         feet = _paragraphs([ln for ln in lines if ln.kind == "foot"], columns)
         (last.after if last else front).extend(feet)
-    out = _Out(vocabulary, len(pages))
+    out = _Out(vocabulary, len(pages), with_map)
     for note in front:
         out.para(note)
     for para in paras:
@@ -182,8 +185,9 @@ def _anchor(note: Line, lines: list[Line]) -> Line | None:
 class _Out:
     """The text being written, its map, page starts and headings."""
 
-    def __init__(self, vocabulary: Counter[str], pages: int) -> None:
+    def __init__(self, vocabulary: Counter[str], pages: int, with_map: bool) -> None:
         self.vocabulary = vocabulary
+        self.with_map = with_map
         self.parts: list[str] = []
         self.length = 0
         self.pages = array("i")
@@ -197,12 +201,14 @@ class _Out:
         if page >= 0 and self.starts[page] is None:
             self.starts[page] = self.length
         self.parts.append(text)
+        self.length += len(text)
+        if not self.with_map:
+            return
         self.indexes.extend(indexes)
         if page >= 0 and -1 not in indexes:
             self.pages.extend([page] * len(text))
         else:
             self.pages.extend(page if i >= 0 else -1 for i in indexes)
-        self.length += len(text)
 
     def separator(self, text: str) -> None:
         self.put(text, -1, [-1] * len(text))
