@@ -23,8 +23,11 @@ _PAGE_NUMBER = re.compile(
 )
 _DIGITS = re.compile(r"\d+")
 _ROMAN_WORD = re.compile(rf"\b{_ROMAN}\b", re.IGNORECASE)
-_LEADER = re.compile(
-    rf"(?:(?:\.\s?){{4,}}|(?:…\s?){{2,}})\s*{_REF}?\s*$|^(?:\.\s*{_REF}\s*)+$", re.IGNORECASE
+_REFS = rf"{_REF}(?:\s*[,–-]\s*{_REF})*"  # "12", "8, 51", "6–8"
+_LEADER = re.compile(  # ". . . . 12", "term . . . 8, 51," (index), ". 29 . 30"
+    rf"(?:(?:\.\s?){{4,}}|(?:…\s?){{2,}})\s*(?:{_REFS},?)?\s*$|(?:\.\s?){{3}}\s*{_REFS},?\s*$"
+    rf"|^(?:\.\s*{_REF}\s*)+$",
+    re.IGNORECASE,
 )
 _ENDS_REF = re.compile(rf"\S\s+{_REF}\s*$", re.IGNORECASE)
 _RANGE = r"\d{1,4}(?:\s*[–-]\s*\d{1,4})?f{0,2}"
@@ -54,9 +57,10 @@ def classify(pages: list[list[Line]], columns: list[Column]) -> float:
     """Mark each line's kind and heading level in place; the body's font size."""
     body_size = _body_size(pages)
     _mark_furniture(pages, columns, body_size)
+    contents = False  # the page before was a contents or index page
     for lines, column in zip(pages, columns, strict=True):
         _mark_footnotes(lines, column, body_size)
-        _mark_contents(lines, body_size)
+        contents = _mark_contents(lines, body_size, contents)
         _mark_headings(lines, column, body_size)
     _set_levels(pages, body_size)
     return body_size
@@ -182,10 +186,11 @@ def _mark_footnotes(lines: list[Line], column: Column, body_size: float) -> None
         foot.append(ln)
 
 
-def _mark_contents(lines: list[Line], body_size: float) -> None:
+def _mark_contents(lines: list[Line], body_size: float, after: bool) -> bool:
     """Contents and index entries (kind "contents"): dot-leader lines anywhere; on a page
-    mostly made of lines ending in page numbers or of index entries, every line but the
-    headings and prose."""
+    mostly made of lines ending in page numbers or of index entries (half of them, or less
+    ``after`` such a page), every line from the first entry to the last but headings and
+    prose. True when the page is such a page."""
     kept = body(lines)
     leaders = [ln for ln in kept if _LEADER.search(ln.text)]
     for ln in _placed(lines):
@@ -194,8 +199,8 @@ def _mark_contents(lines: list[Line], body_size: float) -> None:
     ends = [ln for ln in kept if _ENDS_REF.search(ln.text)]
     entries = [ln for ln in kept if _INDEX_ENTRY.fullmatch(ln.text) or _NUMBERS.fullmatch(ln.text)]
     refs = len(leaders) + max(len(ends), len(entries))
-    if refs < 4 or refs < 0.5 * len(kept):
-        return
+    if refs < (2 if after else 4) or refs < (0.3 if after else 0.5) * len(kept):
+        return False
     for ln in lines:  # the other column of a contents page is no margin note
         if ln.kind == "margin":
             ln.kind = "contents"
@@ -208,6 +213,10 @@ def _mark_contents(lines: list[Line], body_size: float) -> None:
         title = ln.size >= LARGER * body_size or ln.bold
         if k in marked or not (prose or title):
             ln.kind = "contents"
+    for ln in kept:  # an index's letters ("A", "B"), wherever they stand
+        if len(ln.text.strip()) <= 2:
+            ln.kind = "contents"
+    return True
 
 
 # --- headings -------------------------------------------------------------------------------

@@ -101,11 +101,7 @@ def _near(one: tuple[float, float], other: tuple[float, float]) -> bool:
 def page_lines(textpage: Any, page: int, columns: Columns) -> list[Line]:
     """The page's visual lines in PDFium's order, margin notes split off (kind "margin"),
     text drawn twice in one place (kind "duplicate") marked."""
-    count = textpage.count_chars()
-    text = textpage.get_text_range(0, count) if count > 0 else ""
-    if len(text) != count:  # characters PDFium could not map: keep the count, lose them
-        text = text[:count].ljust(count)
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub(" ", char_text(textpage))
     boxes = _Boxes(textpage.raw)
     lines: list[Line] = []
     for segment in _SEGMENT.finditer(text):
@@ -144,6 +140,21 @@ def page_lines(textpage: Any, page: int, columns: Columns) -> list[Line]:
         )
         line.words = ()
     return lines
+
+
+def char_text(textpage: Any) -> str:
+    """The page's text, one character per PDFium character (its index in the page's list):
+    PDFium's text leaves out characters with no Unicode value, and what follows them shifts;
+    those become spaces here."""
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count > 0 else ""
+    to_text = pdfium_c.FPDFText_GetTextIndexFromCharIndex
+    if len(text) == count and (count == 0 or to_text(textpage.raw, count - 1) == count - 1):
+        return text
+    at = [to_text(textpage.raw, i) for i in range(count)]
+    return "".join(text[t] if 0 <= t < len(text) else " " for t in at)
 
 
 class _Boxes:
