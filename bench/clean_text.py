@@ -17,8 +17,9 @@ its own), counts:
 
 HTML files have one reader (no "before"): their counts are the same in both columns. Then up
 to N (default 3) sentences of the "before" text holding such a flaw, each with the sentence
-of the "after" text that shares most words with it. ``--smoke``: a folder of the generated
-test documents (``tests.documents``). Writes ``clean_text.json``.
+of the "after" text that shares most words with it (half of them at least, else "left
+out"). ``--smoke``: a folder of the generated test documents (``tests.documents``). Writes
+``clean_text.json``.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ def examples(before: str, after: str, found: dict[str, list[str]], n: int) -> li
             k for w in words for k in index.get(w, ()) if len(index[w]) < 50
         )
         best = votes.most_common(1)
-        out.append((s, later[best[0][0]] if best else ""))
+        near = best and best[0][1] >= 0.5 * len([w for w in words if len(index.get(w, ())) < 50])
+        out.append((s, later[best[0][0]] if near else "(left out)"))
     return out
 
 
