@@ -60,7 +60,7 @@ def classify(pages: list[list[Line]], columns: list[Column]) -> float:
     contents = False  # the page before was a contents or index page
     for lines, column in zip(pages, columns, strict=True):
         _mark_footnotes(lines, column, body_size)
-        contents = _mark_contents(lines, body_size, contents)
+        contents = _mark_contents(lines, body_size, contents, len(pages))
         _mark_headings(lines, column, body_size)
     _set_levels(pages, body_size)
     return body_size
@@ -186,17 +186,22 @@ def _mark_footnotes(lines: list[Line], column: Column, body_size: float) -> None
         foot.append(ln)
 
 
-def _mark_contents(lines: list[Line], body_size: float, after: bool) -> bool:
+def _mark_contents(lines: list[Line], body_size: float, after: bool, total: int) -> bool:
     """Contents and index entries (kind "contents"): dot-leader lines anywhere; on a page
     mostly made of lines ending in page numbers or of index entries (half of them, or less
     ``after`` such a page), every line from the first entry to the last but headings and
-    prose. True when the page is such a page."""
+    prose. True when the page is such a page. Page numbers go up a contents page and stay
+    within the document's ``total`` pages (a table of figures does neither)."""
     kept = body(lines)
     leaders = [ln for ln in kept if _LEADER.search(ln.text)]
     for ln in _placed(lines):
         if _LEADER.search(ln.text):
             ln.kind = "contents"
     ends = [ln for ln in kept if _ENDS_REF.search(ln.text)]
+    numbers = [int(w) for ln in ends if (w := ln.text.split()[-1]).isdigit()]
+    rising = sum(a <= b for a, b in pairwise(numbers))
+    if numbers and (max(numbers) > total + 50 or rising < 0.8 * (len(numbers) - 1)):
+        ends = []
     entries = [ln for ln in kept if _INDEX_ENTRY.fullmatch(ln.text) or _NUMBERS.fullmatch(ln.text)]
     refs = len(leaders) + max(len(ends), len(entries))
     if refs < (2 if after else 4) or refs < (0.3 if after else 0.5) * len(kept):
