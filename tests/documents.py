@@ -101,6 +101,123 @@ def pages_pdf(pages: int, lines: int = 30) -> bytes:
     return bytes(pdf.output())
 
 
+# A handbook laid out like a typeset manual (A4, millimetres): a running header and a page
+# number on every page, a contents page, headings in larger type, justified paragraphs with
+# words hyphenated at line ends, margin notes, a footnote, a sentence over a page break, an
+# index. Each paragraph is its lines as set; the reader must give back the paragraphs.
+HANDBOOK_HEADER = "VARROW HARBOUR HANDBOOK"
+HANDBOOK_CONTENTS = [("1 Harbour lights", "2"), ("1.1 Lamp oil", "2"), ("2 Ferry rules", "3")]
+HANDBOOK_INDEX = ["extensions, 2, 3", "ferry, 3", "lamp oil, 2", "lanterns, 2-3", "warden, 3"]
+HANDBOOK_LIGHTS = [
+    "The harbour of Varrow keeps forty lanterns along the north quay and",
+    "the old walls. Each lantern burns a heavy oil made for the long exten-",
+    "sions of the sea wall, which the town council paid for with a well-",
+    "known loan from the guild of lamplighters and the ferry company.",
+]
+HANDBOOK_OIL = [  # beside its first line, in the margin: "oil="
+    "Lamp oil is bought from the harbour office in casks of forty gallons,",
+    "and each cask must be signed for by the warden before it is opened.",
+]
+HANDBOOK_TIDES = [  # beside its second line: "Note: tides"
+    "At spring tides the lanterns on the outer mole are lit an hour early,",
+    "since the water covers the lower steps and the keepers must row out",
+    "to them in the guild boat.",
+]
+HANDBOOK_RUN_ON = [  # runs over the page break
+    "The warden keeps the keys of the oil store and reports every loss to",
+    "the council, which decides in its winter meeting how the store will be",
+    # page 3
+    "refilled before the first storms of the year.",
+]
+HANDBOOK_FOOTNOTE = "1 Casks are returned to the cooper on the quay."
+HANDBOOK_FARES = [
+    "The ferry sails every ninety minutes. Its extensions to Skellig Isle are",
+    "well-known among the fishermen of the north pier and run in summer.",
+]
+
+
+def handbook_pdf() -> bytes:
+    """A 4-page handbook: contents, two pages of text, an index (see ``HANDBOOK_*``)."""
+    pdf = _pdf()
+    pages: list[list[tuple[str, Any]]] = [[], [], [], []]
+
+    def heading(page: int, y: float, text: str, size: float) -> None:
+        pages[page].append(("heading", (y, text, size)))
+
+    def para(page: int, y: float, lines: list[str], last_full: bool = False) -> float:
+        for n, line in enumerate(lines):
+            full = n < len(lines) - 1 or last_full
+            pages[page].append(("line", (y, line, full)))
+            y += 6
+        return y + 3
+
+    heading(0, 35, "Contents", 16)
+    for n, (title, number) in enumerate(HANDBOOK_CONTENTS):
+        pages[0].append(("leader", (47 + 7 * n, title, number)))
+    heading(1, 35, "1 Harbour lights", 16)
+    y = para(1, 48, HANDBOOK_LIGHTS)
+    heading(1, y + 6, "1.1 Lamp oil", 13)
+    pages[1].append(("note", (y + 18, "oil=")))
+    y = para(1, y + 18, HANDBOOK_OIL)
+    pages[1].append(("note", (y + 6, "Note: tides")))
+    y = para(1, y, HANDBOOK_TIDES)
+    para(1, y, HANDBOOK_RUN_ON[:2], last_full=True)
+    pages[1].append(("foot", (265, HANDBOOK_FOOTNOTE)))
+    y = para(2, 35, HANDBOOK_RUN_ON[2:])
+    heading(2, y + 6, "2 Ferry rules", 16)
+    para(2, y + 20, HANDBOOK_FARES)
+    heading(3, 35, "Index", 16)
+    for n, entry in enumerate(HANDBOOK_INDEX):
+        pages[3].append(("line", (47 + 6 * n, entry, False)))
+    for number, items in enumerate(pages, start=1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=8)
+        pdf.text(40, 15, HANDBOOK_HEADER)
+        pdf.set_font("Helvetica", size=10)
+        pdf.text(103, 285, str(number))
+        for kind, item in items:
+            _handbook_item(pdf, kind, item)
+    return bytes(pdf.output())
+
+
+def _handbook_item(pdf: Any, kind: str, item: Any) -> None:
+    if kind == "heading":
+        y, text, size = item
+        pdf.set_font("Helvetica", style="B", size=size)
+        pdf.text(40, y, text)
+    elif kind == "line":
+        y, text, full = item
+        pdf.set_font("Helvetica", size=11)
+        set_line(pdf, 40, y, text, 130 if full else None)
+    elif kind == "leader":
+        y, title, number = item
+        pdf.set_font("Helvetica", size=11)
+        pdf.text(40, y, title)
+        dots = " ".join("." * 40)
+        pdf.text(170 - pdf.get_string_width(number), y, number)
+        pdf.text(170 - pdf.get_string_width(number) - 4 - pdf.get_string_width(dots), y, dots)
+    elif kind == "note":
+        y, text = item
+        pdf.set_font("Helvetica", size=8)
+        pdf.text(36 - pdf.get_string_width(text), y, text)
+    else:  # a footnote
+        y, text = item
+        pdf.set_font("Helvetica", size=8)
+        pdf.text(40, y, text)
+
+
+def set_line(pdf: Any, x: float, y: float, text: str, width: float | None) -> None:
+    """``text`` set at ``(x, y)`` word by word, justified to ``width`` when given."""
+    words = text.split()
+    widths = [pdf.get_string_width(w) for w in words]
+    space = pdf.get_string_width(" ")
+    if width is not None and len(words) > 1:
+        space = (width - sum(widths)) / (len(words) - 1)
+    for word, w in zip(words, widths, strict=True):
+        pdf.text(x, y, word)
+        x += w + space
+
+
 def image_only_pdf() -> bytes:
     """A page with drawings and no text (what a scanner makes)."""
     pdf = _pdf()

@@ -27,6 +27,7 @@ EXPECTED: dict[str, set[str]] = {
     "shared_store": COMMON | {"seconds", "rate", "figures"},
     "pdf_pages": COMMON | {"pages", "repetitions", "variants", "ratios"},
     "html_extract": COMMON | {"generated", "real_pages", "timing", "ratios"},
+    "clean_text": COMMON | {"folder", "before", "files", "totals"},
 }
 SECONDS: dict[str, set[str]] = {
     "resync": {

@@ -4,6 +4,8 @@ folder answered through the API, the CLI and the UI's API (the browser view is i
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +17,12 @@ from qa.assistant import Assistant
 from qa.embed import Embedder
 from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
 from qa.ingest.docx import DocxReader
-from qa.ingest.pdf import MAX_RENDER_PIXELS, PdfReader, render_page
+from qa.ingest.pdf import MAX_RENDER_PIXELS, PdfReader, read_pdf, render_page
 from qa.sync import PAGE_BAR_FROM, sync_corpus
 from tests import documents as docs
 from tests.conftest import MakeStore
 from tests.helpers import run_qa
+from tests.test_pdf_layout import assert_maps_to_pdfium, pdfium_texts
 from tests.test_ui_client import Server, run_server
 
 # Questions over the mixed folder, the file and page (None: unpaged) each must cite, and
@@ -90,7 +93,7 @@ def test_html_declared_legacy_charsets_are_honoured(tmp_path: Path) -> None:
         assert sentence in read_document(path).text, charset
 
 
-def test_pdf_offsets_are_pdfium_characters_and_pages_report_progress(tmp_path: Path) -> None:
+def test_pdf_text_maps_to_pdfium_characters_and_pages_report_progress(tmp_path: Path) -> None:
     path = tmp_path / "long.pdf"
     path.write_bytes(docs.pages_pdf(60, lines=5))
     seen: list[tuple[int, int]] = []
@@ -100,16 +103,16 @@ def test_pdf_offsets_are_pdfium_characters_and_pages_report_progress(tmp_path: P
     for page in (1, 31, 60):
         start, end = doc.page_span(page)
         assert doc.text[start:end].lstrip().startswith(f"Page {page} line 0:")
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(path.read_bytes())
-    try:  # one character of text per PDFium character: offsets index the character boxes
-        for page in (1, 60):
-            start, end = doc.page_span(page)
-            count = pdf[page - 1].get_textpage().count_chars()
-            assert len(doc.text[start:end].rstrip("\n ")) <= count <= end - start
-    finally:
-        pdf.close()
+    # every character of the text is the PDFium character it maps to; separators map to none
+    read, text_map = read_pdf(path.read_bytes())
+    assert read.text == doc.text
+    assert_maps_to_pdfium(read, text_map, pdfium_texts(path.read_bytes()))
+    for page in (1, 60):
+        start, end = doc.page_span(page)
+        pages, indexes = text_map.pages[start:end], text_map.indexes[start:end]
+        assert set(pages) <= {page - 1, -1}
+        shown = [i for i in indexes if i >= 0]
+        assert shown == sorted(shown)  # in PDFium's order
 
 
 def test_a_long_pdf_shows_a_page_bar_while_a_sync_reads_it(
@@ -136,7 +139,7 @@ def test_a_poster_size_page_is_rendered_within_bounds() -> None:
     pdf.add_page()
     pdf.set_font("Helvetica", size=400)
     pdf.cell(0, 200, "Harbour map")
-    image = render_page(bytes(pdf.output()), 1, [(0, 7)])
+    image = render_page(bytes(pdf.output()), 1, range(7))
     assert max(image.size) <= MAX_RENDER_PIXELS
 
 
@@ -171,7 +174,7 @@ def test_hostile_documents_are_skipped_with_their_reason(
         assert reasons[name].startswith(reason), (name, reasons[name])
     assert sorted(report.added) == ["ferry-memo.docx", "guild-report.pdf", "museum.html"]
     lines = report.lines()
-    assert "  added     guild-report.pdf (2 pages, 943 characters)" in lines
+    assert "  added     guild-report.pdf (2 pages, 932 characters)" in lines
     for name in HOSTILE:
         assert any(line.startswith(f"  skipped   {name}: ") for line in lines)
     assert {c.source for c in store.chunks()} == set(report.added)
@@ -258,6 +261,32 @@ def test_a_sentence_over_a_page_break_cites_its_first_page_and_says_it_continues
 
 
 @pytest.mark.slow
+def test_the_document_view_highlights_the_quotes_first_page_part(assistant: Assistant) -> None:
+    from PIL import Image
+
+    from qa.ui.views import DocumentViews
+
+    c = assistant.ask("How will the guild's repair fund be restored?").citations[0]
+    png = DocumentViews(assistant).page_png(c, assistant.document(c.source))
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    rows = [
+        y
+        for y in range(height)
+        if any(_yellow(image.getpixel((x, y))) for x in range(0, width, 4))  # type: ignore[arg-type]
+    ]
+    assert rows, "no highlight drawn"
+    lines = 1 + sum(1 for a, b in itertools.pairwise(rows) if b - a > 3)
+    assert lines == 2  # page 1's part of the sentence: its last two lines there
+    assert 0.2 * height < min(rows) and max(rows) < 0.4 * height
+
+
+def _yellow(pixel: tuple[int, int, int]) -> bool:
+    r, g, b = pixel
+    return r > 230 and g > 200 and b < 170
+
+
+@pytest.mark.slow
 def test_abstains_over_the_mixed_folder(assistant: Assistant) -> None:
     assert assistant.ask("What is the capital of Australia?").abstained
 
@@ -281,7 +310,7 @@ def test_an_edited_pdf_is_withheld_until_indexed_again(mixed: Path, tmp_path: Pa
 def test_the_cli_indexes_and_answers_with_file_and_page(mixed: Path, tmp_path: Path) -> None:
     index = run_qa(["index", str(mixed)], tmp_path, QA_EMBEDDER="e5")
     assert index.returncode == 0, index.stderr
-    assert "  added     guild-report.pdf (2 pages, 943 characters)" in index.stdout
+    assert "  added     guild-report.pdf (2 pages, 932 characters)" in index.stdout
     assert "  added     ferry-memo.docx (498 characters)" in index.stdout
     shown = run_qa(["ask", MIXED_QUESTIONS[0][0]], tmp_path, QA_EMBEDDER="e5")
     assert shown.returncode == 0, shown.stderr

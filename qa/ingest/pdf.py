@@ -1,64 +1,79 @@
-"""PDF, with pypdfium2 (PDFium): text page by page, and the boxes of any span of it.
+"""PDF, with pypdfium2 (PDFium): the text as it reads, and the boxes of any span of it.
 
 Chosen over pypdf (``bench/pdf_extract.py``): the same text found on the probes (columns,
 running headers), about 3× the pages per second, and, from the same library, the character
-boxes and page images the chat UI needs to highlight a quote in the rendered page. PyMuPDF is
-AGPL. Each page's text is PDFium's own, character for character (``count_chars``), so an
-offset in a page is an index into its character boxes: line breaks inside a paragraph become
-spaces of the same length (a sentence may run over a line), and nothing is de-hyphenated.
+boxes, fonts and page images the chat UI needs to highlight a quote in the rendered page.
+PyMuPDF is AGPL. Pages are read into lines (``pdf_lines``), each line's part decided over the
+document (``pdf_layout``: headers, footnotes, contents, headings), and the text made of them
+(``pdf_text``) with a map from each of its characters to the PDFium character showing it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
+from qa.ingest.pdf_layout import Column, classify, column_of
+from qa.ingest.pdf_lines import Columns, Line, page_lines
+from qa.ingest.pdf_text import TextMap, assemble
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-_BREAK = re.compile(r"\r\n|\n|\r")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-WRAPPED = 0.7  # a line at least this share of the page's long lines is wrapped, not ended
 MAX_RENDER_PIXELS = 2400  # the longer side of a rendered page, at most
 
 
 @readers.register("pdf")
 class PdfReader:
-    """Text of every page, in PDFium's order, pages joined by a newline (or a space where
-    the page's last line runs on)."""
+    """The text of the pages as it reads (``qa.ingest.pdf_text``), where each page starts,
+    and the headings."""
 
     name = "pdf"
     extensions = frozenset({".pdf"})
-    version = "pdf-1"
+    version = "pdf-2"
 
     def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
-        """The text and where each page starts; ``progress(done, total)`` after each page."""
-        parts: list[str] = []
-        starts: list[int] = []
-        at = 0
-        with open_pdf(data) as pdf:
-            total = len(pdf)
-            if total == 0:
-                raise UnreadableFile("PDF has no pages")
-            for n in range(total):
-                text = page_text(pdf, n)
-                if parts:
-                    sep = " " if _runs_on(parts[-1]) else "\n"
-                    parts.append(sep)
-                    at += 1
-                starts.append(at)
-                parts.append(text)
-                at += len(text)
-                if progress is not None:
-                    progress(n + 1, total)
-        text = "".join(parts)
-        if not any(not ch.isspace() for ch in text):
-            raise UnreadableFile("no text layer — scanned? (no OCR here)")
-        return ReadText(text, tuple(starts))
+        """The text, page starts and headings; ``progress(done, total)`` after each page."""
+        pages, columns = read_lines(data, progress)
+        classify(pages, columns)
+        return assemble(pages, columns, with_map=False)[0]
+
+
+def read_pdf(data: bytes, progress: Progress | None = None) -> tuple[ReadText, TextMap]:
+    """What ``PdfReader`` reads, and the map from its text to PDFium's characters."""
+    pages, columns = read_lines(data, progress)
+    classify(pages, columns)
+    return assemble(pages, columns)
+
+
+def read_lines(
+    data: bytes, progress: Progress | None = None
+) -> tuple[list[list[Line]], list[Column]]:
+    """The visual lines of each page and its column. Pages are read one at a time; what is
+    kept of each is its lines (text, PDFium indexes, box, font size)."""
+    pages: list[list[Line]] = []
+    found = Columns()
+    with open_pdf(data) as pdf:
+        total = len(pdf)
+        if total == 0:
+            raise UnreadableFile("PDF has no pages")
+        for n in range(total):
+            page = pdf[n]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    pages.append(page_lines(textpage, n, found))
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+            if progress is not None:
+                progress(n + 1, total)
+    if not any(ln.text.strip() for lines in pages for ln in lines):
+        raise UnreadableFile("no text layer — scanned? (no OCR here)")
+    return pages, [column_of(lines, n, found) for n, lines in enumerate(pages)]
 
 
 @contextmanager
@@ -81,50 +96,9 @@ def open_pdf(data: bytes) -> Iterator[Any]:
         pdf.close()
 
 
-def page_text(pdf: Any, n: int) -> str:
-    """Page ``n``'s text, one character per PDFium character: control characters become
-    spaces and the line breaks inside paragraphs become spaces of the same length."""
-    page = pdf[n]
-    try:
-        textpage = page.get_textpage()
-        try:
-            count = textpage.count_chars()
-            text = textpage.get_text_range(0, count) if count > 0 else ""
-        finally:
-            textpage.close()
-    finally:
-        page.close()
-    if len(text) != count:  # characters PDFium could not map: keep the count, lose them
-        text = text[:count].ljust(count)
-    return _unwrap(_CONTROL.sub(" ", text))
-
-
-def _unwrap(text: str) -> str:
-    """Line breaks after long lines (wrapped text) become spaces; after short lines (the end
-    of a paragraph, a heading) they stay. Lengths never change."""
-    lines = _BREAK.split(text)
-    if len(lines) < 2:
-        return text
-    lengths = sorted(len(line.strip()) for line in lines)
-    long_line = lengths[int(len(lengths) * 0.9)]
-    out: list[str] = []
-    for line, brk in zip(lines, _BREAK.findall(text), strict=False):
-        out.append(line)
-        runs_on = len(line.strip()) >= WRAPPED * long_line and not line.rstrip().endswith(":")
-        out.append(" " * len(brk) if runs_on else brk)
-    out.append(lines[-1])
-    return "".join(out)
-
-
-def _runs_on(page: str) -> bool:
-    """True when a page's last line looks cut mid-sentence (no closing punctuation)."""
-    tail = page.rstrip()
-    return bool(tail) and tail[-1] not in ".!?:;»\"')”]" and not tail[-1].isdigit()
-
-
-def render_page(data: bytes, page: int, spans: list[tuple[int, int]], scale: float = 1.5) -> Image:
-    """Page ``page`` (1-based) as an image, with the characters of each ``(start, end)`` span
-    (offsets into that page's text) highlighted from PDFium's character boxes."""
+def render_page(data: bytes, page: int, indexes: Sequence[int], scale: float = 1.5) -> Image:
+    """Page ``page`` (1-based) as an image, the PDFium characters ``indexes`` highlighted from
+    their boxes (see ``TextMap.locate``)."""
     from PIL import ImageDraw
 
     with open_pdf(data) as pdf:
@@ -133,7 +107,7 @@ def render_page(data: bytes, page: int, spans: list[tuple[int, int]], scale: flo
             width, height = pg.get_size()
             scale = min(scale, MAX_RENDER_PIXELS / max(width, height, 1.0))  # a poster-size page
             image = pg.render(scale=scale).to_pil().convert("RGB")
-            boxes = _boxes(pg, spans)
+            boxes = _boxes(pg, indexes)
         finally:
             pg.close()
     overlay = ImageDraw.Draw(image, "RGBA")
@@ -143,35 +117,33 @@ def render_page(data: bytes, page: int, spans: list[tuple[int, int]], scale: flo
     return image
 
 
-def _boxes(page: Any, spans: list[tuple[int, int]]) -> list[tuple[float, float, float, float]]:
-    """One box per line of each span: the union of its visible characters' boxes."""
+def _boxes(page: Any, indexes: Sequence[int]) -> list[tuple[float, float, float, float]]:
+    """One box per line of the characters ``indexes``: the union of their boxes."""
     textpage = page.get_textpage()
     try:
         count = textpage.count_chars()
-        text = textpage.get_text_range(0, count) if count > 0 else ""
         out: list[tuple[float, float, float, float]] = []
-        for start, end in spans:
-            line: list[float] | None = None
-            for i in range(max(start, 0), min(end, count)):
-                if i < len(text) and text[i].isspace():
-                    continue
-                left, bottom, right, top = textpage.get_charbox(i)
-                if right <= left or top <= bottom:
-                    continue
-                if line is not None and (bottom > line[3] or top < line[1]):  # a new line
-                    out.append((line[0], line[1], line[2], line[3]))
-                    line = None
-                if line is None:
-                    line = [left, bottom, right, top]
-                else:
-                    line = [
-                        min(line[0], left),
-                        min(line[1], bottom),
-                        max(line[2], right),
-                        max(line[3], top),
-                    ]
-            if line is not None:
-                out.append((line[0], line[1], line[2], line[3]))
+        line: list[float] | None = None
+        for i in sorted(set(indexes)):
+            if not 0 <= i < count:
+                continue
+            left, bottom, right, top = textpage.get_charbox(i)
+            if right <= left or top <= bottom:
+                continue
+            if line is not None and (bottom > line[3] or top < line[1] or left < line[0] - 1):
+                out.append((line[0], line[1], line[2], line[3]))  # a new line
+                line = None
+            if line is None:
+                line = [left, bottom, right, top]
+            else:
+                line = [
+                    min(line[0], left),
+                    min(line[1], bottom),
+                    max(line[2], right),
+                    max(line[3], top),
+                ]
+        if line is not None:
+            out.append((line[0], line[1], line[2], line[3]))
         return out
     finally:
         textpage.close()

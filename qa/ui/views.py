@@ -1,10 +1,12 @@
 """“View in document”: a citation shown where it stands in the original.
 
 For a PDF, the page is rendered (pypdfium2) with exactly the quoted characters highlighted
-from PDFium's character boxes; for other formats, the document's text around the quote with
-the quote marked. A request names only a turn and a citation number of the session's own
-conversation: the file comes from the index (its path relative to the corpus root, its bytes
-checked against the indexed content hash), so nothing a browser sends reaches the file system.
+from PDFium's character boxes, found through the map from the reader's text to PDFium's
+characters (made again from the file's bytes, kept for a few files); for other formats, the
+document's text around the quote with the quote marked. A request names only a turn and a
+citation number of the session's own conversation: the file comes from the index (its path
+relative to the corpus root, its bytes checked against the indexed content hash), so nothing a
+browser sends reaches the file system.
 Rendered pages are kept in a small cache.
 """
 
@@ -23,8 +25,10 @@ from qa.ui.render import Conversation, esc
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.ingest.pdf_text import TextMap
 
 PAGES_KEPT = 24  # rendered, highlighted pages kept in memory
+MAPS_KEPT = 4  # PDFs whose text-to-character maps are kept in memory
 TEXT_AROUND = 1500  # characters shown on each side of a quote in the text view
 RENDER_SCALE = 1.5  # 108 dpi: a page of A4 is 893 × 1263 pixels
 
@@ -34,7 +38,8 @@ class DocumentViews:
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        self._pages: OrderedDict[tuple[str, int, tuple[int, int]], bytes] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._maps: OrderedDict[str, TextMap] = OrderedDict()
         self._lock = threading.Lock()
 
     def html(self, conv: Conversation, request: str) -> str:
@@ -57,10 +62,7 @@ class DocumentViews:
         """The citation's first page as PNG, its quoted characters highlighted (cached)."""
         from qa.ingest.pdf import render_page
 
-        page = citation.page or 1
-        start, end = doc.page_span(page)
-        span = (citation.start - start, min(citation.end, end) - start)
-        key = (doc.file_hash, page, span)
+        key = (doc.file_hash, citation.start, citation.end)
         with self._lock:
             if key in self._pages:
                 self._pages.move_to_end(key)
@@ -68,14 +70,36 @@ class DocumentViews:
         data = read_bytes(self.assistant.corpus / citation.source)
         if hashlib.sha256(data).hexdigest() != doc.file_hash:
             raise UnreadableFile("the file changed after it was indexed; index it again")
+        located = self._text_map(doc, data).locate(citation.start, citation.end)
+        if located is None:
+            raise UnreadableFile("the quote shows no character of the page")
+        page, indexes = located
         out = io.BytesIO()
-        render_page(data, page, [span], scale=RENDER_SCALE).save(out, format="PNG", optimize=True)
+        render_page(data, page, indexes, scale=RENDER_SCALE).save(out, format="PNG", optimize=True)
         png = out.getvalue()
         with self._lock:
             self._pages[key] = png
             while len(self._pages) > PAGES_KEPT:
                 self._pages.popitem(last=False)
         return png
+
+    def _text_map(self, doc: Document, data: bytes) -> TextMap:
+        """Where each character of ``doc``'s text stands in the PDF (``data``): read again by
+        the reader that made the text, kept for a few files."""
+        from qa.ingest.pdf import read_pdf
+
+        with self._lock:
+            if doc.file_hash in self._maps:
+                self._maps.move_to_end(doc.file_hash)
+                return self._maps[doc.file_hash]
+        read, text_map = read_pdf(data)
+        if read.text != doc.text:  # indexed by another version of the reader
+            raise UnreadableFile("the file was read differently when indexed; index it again")
+        with self._lock:
+            self._maps[doc.file_hash] = text_map
+            while len(self._maps) > MAPS_KEPT:
+                self._maps.popitem(last=False)
+        return text_map
 
     def _pdf_html(self, citation: Citation, doc: Document) -> str:
         png = base64.b64encode(self.page_png(citation, doc)).decode("ascii")
