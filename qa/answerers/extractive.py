@@ -30,13 +30,14 @@ from qa.evidence import Evidence, Span, rated
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
+from qa.text import fold
 
 EMBED_AT_MOST = 12  # sentences embedded per question where the store keeps no vectors
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
 _WORD_RE = re.compile(r"\S+")
 
 FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "foreign_cos")
-CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign")
+CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,26 @@ class ConfidenceModel:
 # For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
 # cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
 SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, 2.0), -2.5, 0.3)
-CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0), 0.0)
+CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5), 0.0)
+
+
+_NEGATION = re.compile(
+    r"\b(not|never|no|none|nothing|without|cannot|n't|ne|pas|jamais|aucun|aucune|sans|nicht|"
+    r"nie|niemals|kein|keine|keinen|ohne|nunca|ning[úu]n|ninguna|sin)\b|n't\b",
+    re.I,
+)
+_TOKEN = re.compile(r"\b\w[\w'’.-]*\w\b|\b\w\b")
+
+
+def _names(question: str) -> set[str]:
+    """The question's numbers and capitalised words past its first (folded): what an answer
+    about the same thing names too."""
+    tokens = _TOKEN.findall(question)
+    return {
+        fold(t)
+        for i, t in enumerate(tokens)
+        if any(c.isdigit() for c in t) or (i > 0 and t[0].isupper())
+    }
 
 
 def quoted_in(source_lang: str, question_lang: str) -> str | None:
@@ -106,9 +126,7 @@ class ExtractiveAnswerer:
         self.evidence = evidence
         calibration = evidence.calibration
         found = calibration.sentences
-        self.sentences = (
-            SentenceModel(found[:-2], found[-2], found[-1]) if found else SENTENCES
-        )
+        self.sentences = SentenceModel(found[:-2], found[-2], found[-1]) if found else SENTENCES
         found = calibration.confidence
         self.confidence = ConfidenceModel(found[:-1], found[-1]) if found else CONFIDENCE
         self._last: tuple[tuple[str, tuple[str, ...]], Scored] | None = None
@@ -187,9 +205,7 @@ class ExtractiveAnswerer:
         return self._rated(passages, scored, self.choices(scored))
 
     @staticmethod
-    def _rated(
-        passages: Sequence[Passage], scored: Scored, choices: list[Choice]
-    ) -> list[Passage]:
+    def _rated(passages: Sequence[Passage], scored: Scored, choices: list[Choice]) -> list[Passage]:
         spans = scored.spans
         values = np.zeros(len(spans))
         for c in choices:
@@ -221,9 +237,7 @@ class ExtractiveAnswerer:
         wanted = ev.terms(question, lang)
         own = ev.span_terms(spans)
         cov = np.array([ev.term_stats.coverage(wanted, t) for t in own])
-        ctx = np.array(
-            [ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, own)]
-        )
+        ctx = np.array([ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, own)])
         cos = self._cosines(question, spans, chunk_cos, chunk_cos + 0.2 * cov)
         kind = np.array([self._kind(asks, s.text) for s in spans])
         foreign = np.array([1.0 if s.chunk.lang and s.chunk.lang != lang else 0.0 for s in spans])
@@ -312,34 +326,47 @@ class ExtractiveAnswerer:
         found = scored.asks.found(text)
         kind = 0.0 if found is None else (1.0 if found else -1.0)
         foreign = float(scored.features[best, FEATURES.index("foreign")])
+        missing, entity, negation = (
+            (0.0, 0.0, 0.0) if foreign else self._missing(scored, first, last)
+        )
         features = (
             float(logits[best]),
             max(min(lead, 4.0), -4.0),
             kind,
-            0.0 if foreign else self._missing(scored, first, last),
+            missing,
             foreign,
+            entity,
+            negation,
         )
         z = float(np.dot(self.confidence.weights, features)) + self.confidence.bias
         return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features)
 
-    def _missing(self, scored: Scored, first: int, last: int) -> float:
-        """The share of the question's rarest term's weight that the span and its context
-        lack: its IDF over the question's highest, or 0 when every term is there."""
+    def _missing(self, scored: Scored, first: int, last: int) -> tuple[float, float, float]:
+        """What the span and its context (the sentence before it, its section titles) lack
+        of the question: the IDF of the rarest question term absent, over the question's
+        highest; whether a number or name of the question is absent; whether the question
+        is negated and the span is not ("Which river does not ...")."""
         ev = self.evidence
         spans = scored.spans
         lang = ev.language(scored.question)
         wanted = set(ev.terms(scored.question, lang))
-        if not wanted:
-            return 0.0
+        around = range(first - 1 if first and spans[first - 1].chunk.id == spans[first].chunk.id
+                       else first, last + 1)  # fmt: skip
         held: set[str] = set()
-        for i in range(first, last + 1):
+        texts = []
+        for i in around:
+            titles = " ".join(spans[i].chunk.section_at(spans[i].start))
             held.update(ev.terms(spans[i].text, spans[i].chunk.lang))
-            held.update(ev.terms(" ".join(spans[i].chunk.section_at(spans[i].start)), lang))
-        if first and spans[first - 1].chunk.id == spans[first].chunk.id:
-            held.update(ev.terms(spans[first - 1].text, spans[first - 1].chunk.lang))
+            held.update(ev.terms(titles, lang))
+            texts += [spans[i].text, titles]
         idf = {t: ev.term_stats.idf(t) for t in wanted}
         absent = [idf[t] for t in wanted if t not in held]
-        return max(absent, default=0.0) / max(idf.values())
+        missing = max(absent, default=0.0) / max(idf.values()) if idf else 0.0
+        folded = fold(" ".join(texts))
+        entity = any(name not in folded for name in _names(scored.question))
+        span = " ".join(spans[i].text for i in range(first, last + 1))
+        negation = bool(_NEGATION.search(scored.question)) and not _NEGATION.search(span)
+        return missing, float(entity), float(negation)
 
     def _quote(self, scored: Scored, choice: Choice) -> Span:
         """The span's text as one quote (cut to ``MAX_WORDS`` words around the best part
