@@ -74,6 +74,9 @@ collections of files.</p>
 <p>Each of the formats above is registered when its module can be imported on the platform.</p>
 <ul class="simple"><li><p>The archive is written to a temporary name first.</p></li>
 <li><p>The temporary file is renamed when the archive is complete.</p></li></ul>
+<figure class="align-default" id="id1"><img alt="_images/tree.png" src="_images/tree.png" />
+<figcaption><p><span class="caption-text">The copied tree, caches left out.</span></p>
+</figcaption></figure>
 </section></section></div></div></div>
 <div class="sphinxsidebar" role="navigation" aria-label="main navigation"><h3>This Page</h3>
 <ul><li><a href="_sources/library/shutil.rst.txt">Show Source</a></li></ul></div></div>
@@ -194,6 +197,8 @@ def test_a_sphinx_api_page_reads_as_sections_terms_and_paragraphs(tmp_path: Path
         "Format: gztar | Module: tarfile and zlib",
     ]
     assert "The archive is written to a temporary name first." in lines
+    assert lines[-1] == "The copied tree, caches left out."  # a caption, not its image
+    assert "tree.png" not in doc.text
     for chrome in ["Navigation", "General Index", "Show Source", "Copyright", "doctools"]:
         assert chrome not in doc.text
     # A sentence stands under the sections and the terms it is written in.

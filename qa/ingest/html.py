@@ -7,8 +7,9 @@ declared charset: ``<meta charset>``, ``http-equiv``, then a guess) and parsed b
 extraction, permalinks (``a.headerlink``, an anchor whose whole text is ¶, §, # or 🔗) are
 removed, an anchor without a link (``<a id=…/>``, which trafilatura counts as a link list and
 drops with the heading around it) keeps only its text, a Sphinx admonition's title starts
-its paragraph ("Warning: …"), and a ``<pre>`` keeps only its text, in one ``<code>`` (a block
-of lines; no highlighting ``<span class="comment">`` for trafilatura to prune).
+its paragraph ("Warning: …"), a figure's caption is a paragraph (trafilatura would drop it),
+and a ``<pre>`` keeps only its text, in one ``<code>`` (a block of lines; no highlighting
+``<span class="comment">`` for trafilatura to prune).
 
 trafilatura's structured output (its XML tree: ``head``, ``p``, ``list``, ``table``, …) is
 rendered line by line. A page with no frame trafilatura looks for (``main``, ``article``, a
@@ -47,7 +48,7 @@ _AS_BLOCKS: dict[str, tuple[str, str]] = {
     **{name: ("item", name) for name in ("li", "dt", "dd")},
     **{name: ("graphic", "") for name in ("img", "svg", "picture", "video", "audio", "canvas")},
     **{name: ("graphic", "") for name in ("iframe", "object", "embed", "map")},
-    **dict.fromkeys(("p", "caption", "figcaption"), ("p", "")),
+    **dict.fromkeys(("p", "caption"), ("p", "")),
     **dict.fromkeys(("br", "hr"), ("lb", "")),
     "blockquote": ("quote", ""),
     "table": ("table", ""),
@@ -100,8 +101,9 @@ def decode_html(data: bytes) -> str:
 
 def _page(markup: str) -> Any:
     """The parsed page, permalinks removed, anchors without a link unwrapped, admonition
-    titles joined to their paragraph, a ``<pre>``'s text in one ``<code>`` (no markup in it
-    for trafilatura to prune: a highlighter's ``class="comment"``)."""
+    titles joined to their paragraph, figure captions made paragraphs, a ``<pre>``'s text in
+    one ``<code>`` (no markup in it for trafilatura to prune: a highlighter's
+    ``class="comment"``)."""
     from trafilatura.utils import load_html
 
     if not markup.strip():
@@ -118,6 +120,8 @@ def _page(markup: str) -> Any:
             anchor.drop_tag()
     for title in list(tree.find_class("admonition-title")):
         _label_next_paragraph(title)
+    for caption in tree.iter("figcaption"):
+        caption.tag = "p"  # trafilatura drops captions; an image's caption is text of the page
     for pre in list(tree.iter("pre")):
         for br in pre.iter("br"):
             br.tail = "\n" + (br.tail or "")
