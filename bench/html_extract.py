@@ -1,11 +1,12 @@
 """HTML main-text extraction: trafilatura against BeautifulSoup, and qa's reader over both.
 
-    python bench/html_extract.py [--out DIR] [--cache DIR] [--smoke] [--mb M]
+    python bench/html_extract.py [--out DIR] [--cache DIR] [--smoke] [--mb M] [--docs DIR]...
 
-Extractors: ``trafilatura`` (``extract`` with qa's arguments), ``bs4_all`` (BeautifulSoup's
-``get_text("\\n")`` of the whole page, the baseline), ``bs4_stripped`` (the same with script,
-style, noscript, template, nav, header, footer, aside and form removed: qa's fallback) and
-``qa`` (``qa.ingest.html.HtmlReader().read``: trafilatura, else the fallback, plus the title);
+Extractors: ``trafilatura`` (``extract`` with qa's arguments before html-2: txt output),
+``bs4_all`` (BeautifulSoup's ``get_text("\\n")`` of the whole page, the baseline),
+``bs4_stripped`` (the same with script, style, noscript, template, nav, header, footer, aside
+and form removed) and ``qa`` (``qa.ingest.html.HtmlReader().read``: trafilatura's structure
+rendered, else the body rendered the same way; the title when there is no h1);
 ``trafilatura_img``: trafilatura with ``include_images=True`` (which keeps ``<figure>``s).
 
 1. Generated pages (``tests.documents.museum_html`` and variants built here: a 200-link menu,
@@ -13,10 +14,16 @@ style, noscript, template, nav, header, footer, aside and form removed: qa's fal
    page), where every article sentence and boilerplate string is known: article recall (share
    of the sentences found verbatim, whitespace collapsed) and boilerplate kept (share of the
    boilerplate strings found).
-2. Real pages, if present: mdBook and rustdoc pages of the local Rust docs. No ground truth:
-   output length, the share of output lines equal to a link of ``nav``/``.sidebar`` and to any
-   line outside ``<main>`` (chrome), and the shares of ``<main>``'s paragraphs and ``<pre>``
-   code blocks found (whitespace ignored).
+2. Real pages, if present: mdBook and rustdoc pages of the local Rust docs, and documentation
+   pages (Python library reference, Debian Reference chapters) under the ``--docs`` folders
+   (default: Debian's ``/usr/share/doc/python3*/html/library`` and
+   ``/usr/share/debian-reference``). No ground truth: output length, the share of output
+   lines equal to a link of ``nav``/``.sidebar`` and to any line outside the main part
+   (``<main>``, ``[role=main]``, DocBook's ``div.chapter``; chrome), the shares of its
+   paragraphs and ``<pre>`` code blocks found (whitespace ignored), the share of its h1–h6
+   that stand as a line of their own (permalink marks removed), and the share of output
+   lines with markup that is not the document's (a ¶/§ mark, ``![image](…)``, a leading
+   ``- ``/``* `` bullet or ``|`` table pipe; a line of a ``<pre>`` block is not counted).
 3. Speed: one run of each on a generated page of ``--mb`` MB (default 5), in ms per MB.
 
 ``--smoke``: 2 real pages and a tiny page for the timing.
@@ -29,13 +36,22 @@ import glob
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from common import CACHE, RESULTS, ROOT, report, table, timed
 
+warnings.filterwarnings("ignore", message="It looks like you're using an HTML parser")
+
 RUST_DOCS = "/root/.rustup/toolchains/*/share/doc/rust/html"
+DOCS = ["/usr/share/doc/python3*/html/library", "/usr/share/debian-reference"]
+DOC_PAGES = re.compile(r"(argparse|json|os|pathlib|re|shutil|ch0[1259]\.\w+)\.html")
+MAIN = ["main", "[role=main]", "div.chapter", "div.article", "div.book"]
+PERMALINK = ["a.headerlink", "a.anchor", "a.doc-anchor", "a.hash-link"]
+BLOCK_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "dt", "dd", "th", "td", "pre"]
+NOISE = re.compile(r"[¶§]$|!\[[^\]]*\]\([^)]*\)|^(- |\* |\|)")
 DROPPED = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form"]
 ARTICLE = [
     "The Varrow harbour board voted on Tuesday to dredge the eastern channel before winter.",
@@ -195,7 +211,7 @@ def qa_reader(markup: str) -> str:
     """qa.ingest.html.HtmlReader: trafilatura, else the stripped text, plus the title."""
     from qa.ingest.html import HtmlReader
 
-    return HtmlReader().read(markup.encode("utf-8"))[0]
+    return HtmlReader().read(markup.encode("utf-8")).text
 
 
 EXTRACTORS: dict[str, Callable[[str], str]] = {
@@ -257,16 +273,37 @@ def real_pages(smoke: bool) -> list[Path]:
     return picked[:2] if smoke else picked
 
 
+def doc_pages(folders: list[str], smoke: bool) -> list[Path]:
+    """Six Python library pages and four Debian Reference chapters (one language), if there."""
+    picked: dict[str, Path] = {}
+    for folder in folders:
+        for root in sorted(glob.glob(folder)):
+            for path in sorted(Path(root).glob("*.html")):
+                stem = re.sub(r"\.\w+$", "", path.stem)  # ch01.de -> ch01
+                if DOC_PAGES.fullmatch(path.name):
+                    picked.setdefault(stem, path)
+    pages = list(picked.values())
+    return pages[:1] if smoke else pages
+
+
 def score_real(path: Path) -> dict[str, Any]:
-    """Output length, sidebar-link and chrome line shares, and ``<main>`` paragraph recall."""
+    """Output length, sidebar-link and chrome line shares, the main part's paragraph, code
+    block and heading recall, and the share of lines with markup."""
     from bs4 import BeautifulSoup
 
     markup = path.read_text(encoding="utf-8", errors="replace")
     soup = BeautifulSoup(markup, "lxml")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
-    main = soup.main  # every page picked has one
-    main_lines = set(_lines(main.get_text("\n")))
+    main = next(m for m in (soup.select_one(css) for css in [*MAIN, "body"]) if m is not None)
+    heads = [
+        _flat("".join(t for t in h.strings if t.parent not in h.select(", ".join(PERMALINK))))
+        for h in main.find_all(BLOCK_TAGS[:6])
+    ]
+    heads = [h.rstrip("¶§ ") for h in heads if h.rstrip("¶§ ")]
+    main_lines = set(_lines(main.get_text("\n")))  # and each block's text, inline parts joined:
+    main_lines |= {_flat(el.get_text()).rstrip("¶§ ") for el in main.find_all(BLOCK_TAGS)}
+    listing = {_flat(line) for pre in main.find_all("pre") for line in pre.get_text().splitlines()}
     paras = [p for p in (_bare(p.get_text()) for p in main.find_all("p")) if len(p) >= 35]
     code = [_bare(pre.get_text()) for pre in main.find_all("pre")]
     links = {_flat(a.get_text()) for el in soup.select("nav, .sidebar") for a in el.find_all("a")}
@@ -274,10 +311,12 @@ def score_real(path: Path) -> dict[str, Any]:
     main.decompose()
     chrome = set(_lines((soup.body or soup).get_text("\n"))) - main_lines
     out: dict[str, Any] = {"bytes": len(markup.encode()), "sidebar_links": len(links)}
-    out |= {"main_paragraphs": len(paras), "main_pre_blocks": len(code), "results": {}}
+    out |= {"main_paragraphs": len(paras), "main_pre_blocks": len(code), "main_headings": heads}
+    out["results"] = {}
     for name, extract in EXTRACTORS.items():
         text = extract(markup)
         lines, bare = _lines(text), _bare(text)
+        raw = [_flat(line) for line in text.splitlines() if line.strip()]
         out["results"][name] = {
             "chars": len(_flat(text)),
             "lines": len(lines),
@@ -285,6 +324,9 @@ def score_real(path: Path) -> dict[str, Any]:
             "chrome_share": sum(line in chrome for line in lines) / max(len(lines), 1),
             "main_recall": _share([p in bare for p in paras]),
             "pre_recall": _share([c in bare for c in code]),
+            "heading_lines": _share([h in set(raw) for h in heads]),
+            "markup_lines": sum(bool(NOISE.search(x)) and x not in listing for x in raw)
+            / max(len(raw), 1),
         }
     return out
 
@@ -305,7 +347,8 @@ def timing(markup: str, paras: list[str]) -> dict[str, Any]:
     return out
 
 
-SHARES = ("sidebar_share", "chrome_share", "main_recall", "pre_recall")
+SHARES = ("sidebar_share", "chrome_share", "main_recall", "pre_recall", "heading_lines")
+SHARES += ("markup_lines",)
 
 
 def _pct(value: float | None) -> str:
@@ -318,6 +361,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE / "html_extract")  # nothing cached
     parser.add_argument("--smoke", action="store_true", help="2 real pages, a tiny timed page")
     parser.add_argument("--mb", type=float, default=5.0)
+    parser.add_argument("--docs", action="append", help="folder of documentation pages")
     args = parser.parse_args()
     generated = {name: score_generated(page) for name, page in generated_pages().items()}
     text = "## HTML main text: article recall / boilerplate kept (generated pages)\n\n"
@@ -335,11 +379,13 @@ def main() -> None:
         if n in ("trafilatura", "trafilatura_img", "qa") and (r["missing"] or r["kept"])
     ]
     pages = real_pages(args.smoke)
-    real: dict[str, Any] = {"folder": RUST_DOCS, "pages": {}}
+    pages += doc_pages(args.docs or DOCS, args.smoke)
+    real: dict[str, Any] = {"folder": RUST_DOCS, "docs": args.docs or DOCS, "pages": {}}
     if pages:
-        real["pages"] = {str(p.relative_to(pages[0].parents[1])): score_real(p) for p in pages}
+        real["pages"] = {"/".join(p.parts[-2:]): score_real(p) for p in pages}
         text += "\n\n## Real pages: output chars / lines equal to a sidebar link / lines outside "
-        text += "<main> / <main> paragraphs found / <main> code blocks found\n\n"
+        text += "the main part / its paragraphs found / its code blocks found / its headings "
+        text += "standing as lines / lines with markup (¶, ![…], bullets, pipes)\n\n"
         rows = [
             [p, r["sidebar_links"], r["main_paragraphs"], r["main_pre_blocks"]]
             + [

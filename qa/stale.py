@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from qa.ingest import UnreadableFile, read_bytes, read_document, reader_for
+from qa.ingest.plain import PlainTextReader
 from qa.schema import Answer
 
 
@@ -38,7 +39,7 @@ def _as_on_disk(path: Path) -> tuple[str, str] | None:
     it cannot be read."""
     try:
         path = path.resolve()
-        if reader_for(path).name == "text":
+        if isinstance(reader_for(path), PlainTextReader):  # Markdown too
             return read_document(path).text, ""
         return "", hashlib.sha256(read_bytes(path)).hexdigest()
     except (UnreadableFile, OSError):

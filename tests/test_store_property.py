@@ -34,7 +34,7 @@ from qa.ingest import Chunker, UnreadableFile, read_document, scan_corpus
 from qa.schema import Chunk
 from qa.store import ChunkStore, collection_name, open_client
 from qa.store.sentences import sentence_key
-from qa.sync import evidence_texts, sync_corpus
+from qa.sync import evidence_texts, read_fingerprint, sync_corpus
 
 
 @cache
@@ -332,7 +332,7 @@ class CorpusSync(RuleBasedStateMachine):
             assert state.file_hash == hashlib.sha256((self.root / source).read_bytes()).hexdigest()
             assert (state.size, state.mtime_ns) == (st_.st_size, st_.st_mtime_ns)
             assert state.chunks == len(self.store.ids_of(source))
-            assert state.chunker == chunker().fingerprint
+            assert state.chunker == read_fingerprint(chunker(), source)
         self.indexed = {s: h for s, (_, h) in wanted.items()}
 
         # Syncing again right away changes nothing and embeds nothing.

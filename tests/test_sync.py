@@ -14,7 +14,7 @@ import qa  # noqa: F401  - offline environment first
 from qa.embed import Embedder, HashingEmbedder
 from qa.ingest import Chunker, read_document, scan_corpus
 from qa.store import ChunkStore, collection_name
-from qa.sync import EMBED_BATCH, sync_corpus
+from qa.sync import EMBED_BATCH, read_fingerprint, sync_corpus
 from tests.conftest import TMP_CORPUS, MakeStore
 
 
@@ -117,7 +117,7 @@ def test_stored_chunks_keep_offsets_metadata_and_vectors(
         state = states[source]
         assert (state.size, state.mtime_ns) == (st.st_size, st.st_mtime_ns)
         assert state.file_hash == read_document(path).file_hash
-        assert state.chunker == chunker().fingerprint
+        assert state.chunker == read_fingerprint(chunker(), source)  # chunker, reader version
         assert state.chunks == len(store.ids_of(source)) >= 1
 
 
@@ -299,7 +299,9 @@ def test_new_chunker_rechunks_every_file(
     kept = report.chunks_reused  # a file too short to split differently keeps its chunk
     assert report.chunks_embedded + kept == sum(store.files()[s].chunks for s in report.updated)
     assert report.chunks_embedded == counting.texts_embedded
-    assert {state.chunker for state in store.files().values()} == {small.fingerprint}
+    assert {s: f.chunker for s, f in store.files().items()} == {
+        s: read_fingerprint(small, s) for s in store.files()
+    }
     # And back again: the old chunking is restored exactly.
     report = sync_corpus(tmp_corpus, store, counting, chunker())
     assert len(report.updated) == len(TMP_CORPUS) + 1

@@ -1,4 +1,5 @@
-"""DOCX, with python-docx: paragraphs and tables in document order, one per line.
+"""DOCX, with python-docx: paragraphs and tables in document order, one per line; paragraphs
+styled Title or Heading N are the document's headings.
 
 A DOCX file is a zip of XML parts, so before python-docx sees one it is checked: its parts
 may not unzip to more than ``MAX_UNZIPPED_BYTES`` (a zip bomb), and no part may declare a
@@ -8,23 +9,27 @@ DTD (entity expansion: Word never writes one; python-docx's parser also resolves
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from typing import Any
 
 from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
+from qa.ingest.layout import Lines, table_lines
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_PARTS = 10_000
 _DTD_SNIFF = 64 * 1024
+_HEADING_STYLE = re.compile(r"heading ([1-9])", re.IGNORECASE)
 
 
 @readers.register("docx")
 class DocxReader:
-    """Body paragraphs and table rows (cells joined by " | "), in order; unpaged."""
+    """Body paragraphs and table rows (cells joined by " | "), in order, with the headings;
+    unpaged."""
 
     name = "docx"
     extensions = frozenset({".docx"})
-    version = "docx-1"
+    version = "docx-2"  # 2: headings (Title, Heading N); a table's empty cells left out
 
     def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The document's text."""
@@ -33,13 +38,12 @@ class DocxReader:
 
         try:
             document = docx.Document(io.BytesIO(data))
-            lines = list(_lines(document))
+            read = _lines(document).build()
         except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors, ...
             raise UnreadableFile(f"not a readable DOCX ({type(exc).__name__})") from exc
-        text = "\n".join(lines)
-        if not text.strip():
+        if not read.text.strip():
             raise UnreadableFile("no text in the document")
-        return ReadText(text)
+        return read
 
 
 def check_package(data: bytes) -> None:
@@ -73,37 +77,35 @@ def check_package(data: bytes) -> None:
                 )
 
 
-def _lines(document: Any) -> list[str]:
-    """The body's paragraphs and table rows, in order."""
+def _lines(document: Any) -> Lines:
+    """The body's paragraphs and table rows, in order. A paragraph styled Title is a level-1
+    heading; Heading N is level N, one deeper when the document has a Title."""
     from docx.table import Table
 
-    out: list[str] = []
-    for block in document.iter_inner_content():
+    blocks = list(document.iter_inner_content())
+    styles = [None if isinstance(b, Table) else _style_name(b) for b in blocks]
+    below_title = int("Title" in styles)
+    out = Lines()
+    for block, style in zip(blocks, styles, strict=True):
         if isinstance(block, Table):
-            out.extend(_table_rows(block))
+            for line in table_lines([_cells(row) for row in block.rows]):
+                out.add(line)
+        elif style == "Title":
+            out.add(block.text, 1)
+        elif match := _HEADING_STYLE.fullmatch(style or ""):
+            out.add(block.text, int(match.group(1)) + below_title)
         else:
-            out.append(block.text)
+            out.add(block.text)
     return out
 
 
-def _table_rows(table: Any) -> list[str]:
-    """The header row, then one line per row with each cell after its column's header
-    (``Fare: Return | Adult: 7 shillings``), so a row quoted alone still says what it holds;
-    a cell merged across columns is given once."""
-    rows = [_cells(row) for row in table.rows]
-    if len(rows) < 2 or len(set(rows[0])) != len(rows[0]) or not all(rows[0]):
-        return [" | ".join(cells) for cells in rows]
-    header = rows[0]
-    out = [" | ".join(header)]
-    for cells in rows[1:]:
-        if len(cells) == len(header):
-            out.append(" | ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=True)))
-        else:
-            out.append(" | ".join(cells))
-    return out
+def _style_name(paragraph: Any) -> str | None:
+    style = paragraph.style
+    return str(style.name) if style is not None and style.name else None
 
 
 def _cells(row: Any) -> list[str]:
+    """A row's cell texts; a cell merged across columns (python-docx repeats it) is given once."""
     cells: list[str] = []
     for cell in row.cells:
         text = " ".join(p.text for p in cell.paragraphs).strip()

@@ -1,4 +1,6 @@
-"""Plain text (``.txt``, ``.md``): the file's own characters, decoded, no newline translation.
+"""Plain text (``.txt``) and Markdown (``.md``): the file's own characters, decoded, no newline
+translation; a Markdown file's ATX (``## Title``) and setext (underlined) headings are its
+headings.
 
 Offsets into a plain-text document are offsets into the file's text, so a quote can be found
 in the file with any editor.
@@ -10,7 +12,7 @@ import codecs
 import re
 import unicodedata
 
-from qa.ingest.document import Progress, ReadText, UnreadableFile, readers
+from qa.ingest.document import Heading, Progress, ReadText, UnreadableFile, readers
 
 _SNIFF_CHARS = 8192
 _SNIFF_WINDOWS = 8
@@ -21,12 +23,80 @@ class PlainTextReader:
     """UTF-8 (or UTF-16 with its BOM, or Windows-1252) text files."""
 
     name = "text"
-    extensions = frozenset({".txt", ".md", ".markdown", ".text"})
+    extensions = frozenset({".txt", ".text"})
     version = ""
 
     def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The decoded text; unpaged."""
         return ReadText(decode_text(data))
+
+
+@readers.register("markdown")
+class MarkdownReader(PlainTextReader):
+    """A Markdown file's own text, as plain text, with its headings."""
+
+    name = "markdown"
+    extensions = frozenset({".md", ".markdown"})
+    version = "md-1"  # the text is plain text's; 1: its headings
+
+    def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
+        """The decoded text and its headings; unpaged."""
+        text = decode_text(data)
+        return ReadText(text, headings=markdown_headings(text))
+
+
+_LINE = re.compile(r"[^\n]*\n?")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)")
+_ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
+_BREAK = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")  # a thematic break
+_INDENTED = re.compile(r" {4}|\t")  # indented code, unless it continues a paragraph
+_BLOCK_START = re.compile(r" {0,3}(?:>|[-+*][ \t]|\d{1,9}[.)][ \t]|<)")  # quote, list, HTML
+
+
+def markdown_headings(text: str) -> tuple[Heading, ...]:
+    """The ATX and setext headings of Markdown ``text``: spans of their titles (without the
+    ``#`` marks or the underline), outside fenced code and YAML front matter."""
+    headings: list[Heading] = []
+    fence = ""
+    paragraph: tuple[int, int] | None = None  # (start, end) of the paragraph lines so far
+    lines = [(m.start(), m.group().rstrip("\r\n")) for m in _LINE.finditer(text) if m.group()]
+    start = _front_matter_end(lines)
+    for at, line in lines[start:]:
+        if fence:
+            if line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
+            continue
+        if match := _FENCE.match(line):
+            fence, paragraph = match.group(1), None
+        elif match := _ATX.match(line):
+            title = _ATX_CLOSE.sub("", line[match.end() :].rstrip())
+            if title.strip():
+                begin = at + match.end()
+                headings.append((begin, begin + len(title.rstrip()), len(match.group(1))))
+            paragraph = None
+        elif paragraph and _SETEXT.fullmatch(line):
+            headings.append((*paragraph, 1 if "=" in line else 2))
+            paragraph = None
+        elif not line.strip() or _BREAK.fullmatch(line) or _BLOCK_START.match(line):
+            paragraph = None
+        elif paragraph:
+            paragraph = (paragraph[0], at + len(line.rstrip()))
+        elif not _INDENTED.match(line):
+            lead = len(line) - len(line.lstrip())
+            paragraph = (at + lead, at + len(line.rstrip()))
+    return tuple(headings)
+
+
+def _front_matter_end(lines: list[tuple[int, str]]) -> int:
+    """The index of the first line after YAML front matter (``---`` ... ``---``), else 0."""
+    if not lines or lines[0][1].lstrip("\ufeff").rstrip() != "---":
+        return 0
+    for n, (_, line) in enumerate(lines[1:], start=1):
+        if line.rstrip() in ("---", "..."):
+            return n + 1
+    return 0
 
 
 def decode_text(data: bytes) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.ingest import UnreadableFile, reader_for, supported_extensions
+from qa.ingest.plain import PlainTextReader
 from qa.ingest.readers import parse_document
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -83,7 +84,7 @@ def save_upload(
     try:
         parse_document(reader, data)
     except UnreadableFile as exc:
-        kind = "text file" if reader.name == "text" else reader.name.upper()
+        kind = "text file" if isinstance(reader, PlainTextReader) else reader.name.upper()
         return UploadResult(shown, error=f"not a readable {kind} ({exc})")
     root = corpus.resolve()
     if not root.is_dir():
