@@ -169,6 +169,13 @@ def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-2) -> n
     return beta
 
 
+def _normalised(weights: list[float], total: float = 500.0) -> np.ndarray:
+    """The weights scaled to sum to ``total`` (the L2 penalty then weighs the same against
+    the data whatever the sets' sizes; 500 is about the tuning questions' count)."""
+    w = np.array(weights)
+    return w / w.sum() * total
+
+
 def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     if not len(pos) or not len(neg):
         return float("nan")
@@ -211,22 +218,28 @@ def fit(args: argparse.Namespace) -> None:
             xs += r["features"]
             ys += [float(g) for g in r["gold"]]
             ws += [args.weight.get(name, 1.0) / n] * n
-    beta = logistic(np.array(xs), np.array(ys), np.array(ws))
+    x = np.array(xs)
+    # A sentence in another language than the question is read on the same cosine scale,
+    # shifted: the sets with both kinds of candidates are too small to learn a slope of their
+    # own (and XQuAD's, all foreign, would learn one that outranks same-language sentences).
+    x[:, extractive.FEATURES.index("foreign_cos")] = 0.0
+    beta = logistic(x, np.array(ys), _normalised(ws))
     print(
         "sentence model:",
         dict(zip(extractive.FEATURES, beta[:-1].round(3), strict=True)),
         "bias",
         round(float(beta[-1]), 3),
     )
-    # 2. The confidence model, on every passage's span (each question weighted equally).
+    # 2. The confidence model, on the span each question gets (its likeliest sentence's).
     xs, ys, ws = [], [], []
     for name, (tuning, _) in split.items():
         for r in tuning:
-            for c in r["choices"]:
+            if r["choices"]:
+                c = _answer(r)
                 xs.append(c["features"])
                 ys.append(float(c["gold"] and not r["abstain"]))
-                ws.append(args.weight.get(name, 1.0) / len(r["choices"]))
-    gamma = logistic(np.array(xs), np.array(ys), np.array(ws))
+                ws.append(args.weight.get(name, 1.0))
+    gamma = logistic(np.array(xs), np.array(ys), _normalised(ws))
     print(
         "confidence model:",
         dict(zip(extractive.CONFIDENCE_FEATURES, gamma[:-1].round(3), strict=True)),
@@ -250,6 +263,11 @@ def fit(args: argparse.Namespace) -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
+def _answer(row: dict[str, Any]) -> dict[str, Any]:
+    """The span the answerer gives: the one around the likeliest sentence."""
+    return max(row["choices"], key=lambda c: c["features"][0])
+
+
 def _confidence(gamma: np.ndarray, choice: dict[str, Any]) -> float:
     z = np.dot(gamma[:-1], choice["features"]) + gamma[-1]
     return float(1.0 / (1.0 + np.exp(-z)))
@@ -260,11 +278,7 @@ def _threshold(split: dict[str, Any], gamma: np.ndarray, answered: float) -> flo
     in-topic sets is still answered (each set weighed alike)."""
     values, weights = [], []
     for tuning, _ in split.values():
-        best = [
-            max(_confidence(gamma, c) for c in r["choices"])
-            for r in tuning
-            if not r["abstain"] and r["choices"]
-        ]
+        best = [_confidence(gamma, _answer(r)) for r in tuning if not r["abstain"] and r["choices"]]
         values += best
         weights += [1.0 / len(best)] * len(best)
     order = np.argsort(values)
@@ -282,8 +296,8 @@ def _held_out(rows: list[dict[str, Any]], gamma: np.ndarray, threshold: float) -
 
     chosen = []
     for r in rows:
-        if r["choices"]:
-            best = max(r["choices"], key=conf)
+        if r["choices"] and not r.get("probe"):
+            best = _answer(r)
             chosen.append((r["abstain"], best["gold"], conf(best)))
     answerable = [(g, c) for a, g, c in chosen if not a]
     pos = np.array([c for _, c in answerable])
@@ -305,6 +319,50 @@ def _held_out(rows: list[dict[str, Any]], gamma: np.ndarray, threshold: float) -
     }
 
 
+def shift(args: argparse.Namespace) -> None:
+    """How much lower a question's cosine is with a sentence in another language than with
+    the same sentence in its own: XQuAD's parallel articles (English, Spanish, German), the
+    sentence holding the answer in each, for questions in each language."""
+    from qa.embed import DEFAULT_EMBEDDER, create_embedder
+    from qa.text import fold, sentence_spans
+
+    embedder = create_embedder(DEFAULT_EMBEDDER)
+    folder = DATA / "xquad"
+    rows = {
+        code: [json.loads(line) for line in (folder / f"questions.{code}.jsonl").open()]
+        for code in ("en", "es", "de")
+    }
+    pick = random.Random(args.seed).sample(range(len(rows["en"])), args.limit)
+
+    def sentence(code: str, row: dict[str, Any]) -> str | None:
+        text = (folder / f"docs_{code}" / Path(row["source_file"]).name).read_text()
+        paragraph = [p for p in text.split("\n\n") if p.strip()][row["paragraph_index"]]
+        for s, e in sentence_spans(paragraph, lang=code):
+            if any(fold(a) in fold(paragraph[s:e]) for a in row["answers"]):
+                return paragraph[s:e]
+        return None
+
+    drops: dict[str, list[float]] = {}
+    for i in pick:
+        found = {code: sentence(code, rows[code][i]) for code in rows}
+        if any(v is None for v in found.values()):
+            continue
+        texts = [found[c] for c in rows]
+        docs = embedder.embed_documents(texts)
+        for q_code in rows:
+            query = embedder.embed_query([rows[q_code][i]["question"]])[0]
+            cos = dict(zip(rows, docs @ query, strict=True))
+            for d_code in rows:
+                if d_code != q_code:
+                    drops.setdefault(f"{q_code}->{d_code}", []).append(
+                        float(cos[q_code] - cos[d_code])
+                    )
+    summary = {k: round(float(np.mean(v)), 4) for k, v in drops.items()}
+    summary["all"] = round(float(np.mean([x for v in drops.values() for x in v])), 4)
+    summary["questions"] = len(next(iter(drops.values())))
+    print(json.dumps(summary, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +371,9 @@ def main() -> None:
     c.add_argument("--cases", type=Path)
     c.add_argument("--limit", type=int)
     c.add_argument("--seed", type=int, default=7)
+    d = sub.add_parser("shift")
+    d.add_argument("--limit", type=int, default=200)
+    d.add_argument("--seed", type=int, default=7)
     f = sub.add_parser("fit")
     f.add_argument("--only", nargs="*")
     f.add_argument("--seed", type=int, default=13)
@@ -320,7 +381,7 @@ def main() -> None:
     f.add_argument("--answered", type=float, default=0.9, help="share of answerable answered")
     args = parser.parse_args()
     args.weight = {}
-    (collect if args.command == "collect" else fit)(args)
+    {"collect": collect, "fit": fit, "shift": shift}[args.command](args)
 
 
 if __name__ == "__main__":

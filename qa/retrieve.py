@@ -29,7 +29,8 @@ from qa.store.lexical import IndexTermStats
 
 RRF_K = 60.0  # reciprocal rank fusion constant (Cormack et al. 2009; llama-index's value)
 FOREIGN_SLOTS = 3  # best dense hits kept per other language of the corpus
-FOREIGN_DEPTH = 50  # how deep the dense list is searched for them
+FOREIGN_SHARE = 0.02  # ... that holds this share of the chunks, or FOREIGN_MIN of them
+FOREIGN_MIN = 20
 CHUNKS_KEPT = 4096  # fetched chunks and vectors kept in memory, per retriever
 
 
@@ -68,18 +69,23 @@ class HybridRetriever:
         """True when the store holds no chunks (every query finds nothing)."""
         return self.count == 0
 
-    def dense(self, query_vector: np.ndarray, depth: int) -> list[tuple[str, str]]:
-        """``(id, language)`` of the ``depth`` nearest chunks by cosine, nearest first (Chroma's
-        HNSW); the language is "" where the store does not record it."""
+    @property
+    def other_languages(self) -> dict[str, int]:
+        """The corpus's languages with their chunk counts, those with enough chunks to be a
+        language of the documents (not a few lines of code or names taken for one)."""
+        least = max(1.0, min(FOREIGN_MIN, FOREIGN_SHARE * self.count))
+        return {code: n for code, n in self.lexical.counts.items() if n >= least}
+
+    def dense(self, query_vector: np.ndarray, depth: int, lang: str | None = None) -> list[str]:
+        """Ids of the ``depth`` nearest chunks by cosine (of language ``lang`` only, when
+        given), nearest first (Chroma's HNSW, or its filtered search)."""
         got = self.store.collection.query(
             query_embeddings=[[float(x) for x in query_vector]],
             n_results=max(1, min(depth, self.count)),
-            include=["metadatas"],
+            where={"lang": lang} if lang else None,
+            include=[],
         )
-        return [
-            (cid, str((meta or {}).get("lang", "")))
-            for cid, meta in zip(got["ids"][0], got["metadatas"][0], strict=True)
-        ]
+        return list(got["ids"][0])
 
     def sparse(self, query: str, depth: int, lang: str = languages.DEFAULT) -> list[str]:
         """Ids of the best ``depth`` chunks in language ``lang`` by BM25 that share at least
@@ -123,25 +129,21 @@ class HybridRetriever:
             query_vector = self.embedder.embed_query([query])[0]
         lang = lang or languages.detect(query, self.corpus_languages)
         depth = min(max(self.depth, top_k or 0), self.count)
-        foreign = [code for code in self.corpus_languages if code != lang]
-        dense = self.dense(query_vector, max(depth, FOREIGN_DEPTH) if foreign else depth)
-        ranked = [cid for cid, _ in dense[:depth]]
+        ranked = self.dense(query_vector, depth)
         fused = reciprocal_rank_fusion([ranked, self.sparse(query, depth, lang)])
         kept = fused[: top_k or self.top_k]
-        # A multilingual embedder still ranks passages in the question's language higher:
-        # the best few of every other language are kept too, after the fused list.
-        if foreign:
-            unknown = [cid for cid, code in dense if not code]
-            found = {cid: c.lang for cid, c in self.chunks(unknown).items()}
-            seen = {cid for cid, _ in kept}
-            for code in sorted(foreign):
-                extra = [
-                    cid
-                    for cid, known in dense
-                    if (known or found.get(cid)) == code and cid not in seen
-                ]
-                kept += [(cid, 0.0) for cid in extra[:FOREIGN_SLOTS]]
-                seen.update(extra[:FOREIGN_SLOTS])
+        # A multilingual embedder still ranks passages in the question's language far higher
+        # (the 50 nearest chunks of a German question in a corpus with German chapters are all
+        # German): the nearest few of every other language of the corpus are kept too, after
+        # the fused list, each from a search of that language's chunks alone.
+        seen = {cid for cid, _ in kept}
+        for code in sorted(self.other_languages):
+            if code == lang:
+                continue
+            nearest = self.dense(query_vector, FOREIGN_SLOTS, code)
+            extra = [cid for cid in nearest if cid not in seen]
+            kept += [(cid, 0.0) for cid in extra]
+            seen.update(extra)
         chunks = self.chunks([cid for cid, _ in kept])
         # A chunk deleted by a writer since this retriever was made is left out.
         kept = [(cid, score) for cid, score in kept if cid in chunks]

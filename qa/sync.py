@@ -33,6 +33,7 @@ EMBED_BATCH = 64  # texts per embedding call, unless the embedder says (``texts_
 READ_AHEAD = 16  # files read and chunked ahead of the embedding
 PAGE_BAR_FROM = 50  # documents with this many pages show a reading progress bar
 CHARS_PER_TOKEN = 4  # a rough mean, for estimating chunks before reading
+DOCUMENT_SAMPLE = 20_000  # characters a document's language is found from
 
 
 def expected_chunks(total_bytes: int, chunker: Chunker) -> int:
@@ -190,8 +191,9 @@ def _read_and_chunk(
             if not store.has_document(f.source, doc.file_hash):
                 store.put_document(f.source, doc)
             continue
+        lang = detect(doc.text[:DOCUMENT_SAMPLE])
         chunks = [
-            with_sentences(c)
+            with_sentences(c, lang)
             for c in chunker.chunk(f.source, doc.text, doc.file_hash, doc.pages, doc.headings)
             if c.text.strip()
         ]
@@ -242,10 +244,11 @@ def read_fingerprint(chunker: Chunker, source: str) -> str:
     return f"{chunker.fingerprint}/{version}" if version else chunker.fingerprint
 
 
-def with_sentences(chunk: Chunk) -> Chunk:
+def with_sentences(chunk: Chunk, document_lang: str = "") -> Chunk:
     """``chunk`` with its language and sentence offsets (split by that language's rules), so
-    answering never needs the language identifier or the sentence splitter for it."""
-    lang = detect(chunk.text)
+    answering never needs the language identifier or the sentence splitter for it. A chunk
+    whose language is unsure (a code listing, a table of names) takes its document's."""
+    lang = detect(chunk.text, (document_lang,) if document_lang else ())
     spans = sentence_spans(chunk.text, offset=chunk.start, lang=lang)
     return replace(chunk, sentences=tuple(spans), lang=lang)
 

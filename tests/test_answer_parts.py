@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answerers.question import Asks, compound_parts
-from qa.answerers.spans import MAX_WORDS, window
+from qa.answerers.spans import CONTINUED_WORDS, MAX_WORDS, window
 from qa.evidence import Span
 from qa.schema import Chunk
 from qa.text import evidence_of, is_junk, sentence_spans
@@ -144,5 +144,11 @@ def test_an_answer_span_takes_the_sentence_that_continues_or_holds_what_is_asked
 
 def test_an_answer_span_stays_within_its_word_budget() -> None:
     long = " ".join(["word"] * (MAX_WORDS - 5)) + "."
-    spans = _spans(f"{long} It has many more words after this one in its sentence.")
-    assert window(spans, 0, lambda _: None) == (0, 0)
+    twelve = "Several more words follow after this one in a sentence of twelve."
+    assert window(_spans(f"{long} {twelve}"), 0, lambda _: True) == (0, 0)
+    # A sentence that continues the one before may take the span up to CONTINUED_WORDS ...
+    continued = "It has many more words after this one in its sentence."
+    assert window(_spans(f"{long} {continued}"), 0, lambda _: None) == (0, 1)
+    # ... and no further.
+    longer = "It has " + " ".join(["more"] * (CONTINUED_WORDS - MAX_WORDS + 6)) + "."
+    assert window(_spans(f"{long} {longer}"), 0, lambda _: None) == (0, 0)

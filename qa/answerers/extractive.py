@@ -23,8 +23,8 @@ import numpy as np
 
 from qa import lang as languages
 from qa.answerers import Turn, abstain_threshold, answerers, fold_history
-from qa.answerers.question import Asks, compound_parts
-from qa.answerers.spans import MAX_WORDS, window, words
+from qa.answerers.question import CODE, Asks, compound_parts
+from qa.answerers.spans import MAX_WORDS, heading_above, window, words
 from qa.cite import compose
 from qa.evidence import Evidence, Span, rated
 from qa.prompts import NOT_IN_DOCUMENTS
@@ -32,11 +32,12 @@ from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
 from qa.text import fold
 
-EMBED_AT_MOST = 12  # sentences embedded per question where the store keeps no vectors
+EMBED_AT_MOST = 64  # sentences embedded per question where the store keeps no vectors
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
+HEADING_WORDS = 20  # a heading line above the span joins the quote when it is this short
 _WORD_RE = re.compile(r"\S+")
 
-FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "foreign_cos")
+FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign")
 CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation")
 
 
@@ -60,15 +61,13 @@ class ConfidenceModel:
 
 # For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
 # cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
-SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, 2.0), -2.5, 0.3)
+SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0), -2.5, 0.3)
 CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5), 0.0)
 
 
-_NEGATION = re.compile(
-    r"\b(not|never|no|none|nothing|without|cannot|n't|ne|pas|jamais|aucun|aucune|sans|nicht|"
-    r"nie|niemals|kein|keine|keinen|ohne|nunca|ning[úu]n|ninguna|sin)\b|n't\b",
-    re.I,
-)
+# A plain negation ("Which river does not ...", "n'est pas", "nicht", "nunca"); "without",
+# "no" and "kein" are left out: users ask "without getting hacked" of the positive answer.
+_NEGATION = re.compile(r"\b(not|never|cannot|pas|jamais|nicht|nie|niemals|nunca)\b|n't\b", re.I)
 _TOKEN = re.compile(r"\b\w[\w'’.-]*\w\b|\b\w\b")
 
 
@@ -113,7 +112,7 @@ class Choice:
     best: int
     confidence: float
     features: tuple[float, ...]  # CONFIDENCE_FEATURES
-
+    head: int | None = None  # file offset of a heading line quoted before the span
 
 @answerers.register("extractive")
 class ExtractiveAnswerer:
@@ -129,6 +128,7 @@ class ExtractiveAnswerer:
         self.sentences = SentenceModel(found[:-2], found[-2], found[-1]) if found else SENTENCES
         found = calibration.confidence
         self.confidence = ConfidenceModel(found[:-1], found[-1]) if found else CONFIDENCE
+        self.crossing = calibration.crossing
         self._last: tuple[tuple[str, tuple[str, ...]], Scored] | None = None
 
     @property
@@ -157,7 +157,7 @@ class ExtractiveAnswerer:
                 break
             if n == 0:
                 passages = self._rated(passages, scored, choices)
-            chosen.append((scored, max(choices, key=lambda c: c.confidence)))
+            chosen.append((scored, max(choices, key=lambda c: scored.logits[c.best])))
         confidence = min((c.confidence for _, c in chosen), default=0.0)
         if confidence < self.threshold or not chosen:
             return Answer(
@@ -179,10 +179,8 @@ class ExtractiveAnswerer:
             score = choice.confidence
             citations.append(Citation.of(quote.chunk, quote.text, quote.start, quote.end, score))
             shown = " ".join(quote.text.split())
-            cut = (quote.start, quote.end) != (
-                scored.spans[choice.first].start,
-                scored.spans[choice.last].end,
-            )
+            whole = scored.spans[choice.first].start if choice.head is None else choice.head
+            cut = (quote.start, quote.end) != (whole, scored.spans[choice.last].end)
             note = quoted_in(self._language(quote), asked_in)
             sentences.append(
                 AnswerSentence(f"…{shown}…" if cut else shown, [len(citations)], score, note=note)
@@ -238,37 +236,40 @@ class ExtractiveAnswerer:
         own = ev.span_terms(spans)
         cov = np.array([ev.term_stats.coverage(wanted, t) for t in own])
         ctx = np.array([ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, own)])
-        cos = self._cosines(question, spans, chunk_cos, chunk_cos + 0.2 * cov)
+        cos = self._cosines(question, spans, chunk_cos + 0.2 * cov)
         kind = np.array([self._kind(asks, s.text) for s in spans])
         foreign = np.array([1.0 if s.chunk.lang and s.chunk.lang != lang else 0.0 for s in spans])
+        if self.crossing is not None:
+            # A sentence in another language than the question: its cosines on the scale of
+            # its own language's, and the terms it shares with the question (none: no shared
+            # stems) those a sentence of that cosine holds on average.
+            shift, floor_at, slope = self.crossing
+            cos = cos + shift * foreign
+            chunk_cos = chunk_cos + shift * foreign
+            likely = np.clip(slope * (cos - floor_at), 0.0, 1.0) * foreign
+            cov, ctx = np.maximum(cov, likely), np.maximum(ctx, likely)
         floor = self.sentences.floor
-        features = np.column_stack(
-            [cos - floor, cov, ctx, chunk_cos - floor, kind, foreign, foreign * (cos - floor)]
-        )
+        features = np.column_stack([cos - floor, cov, ctx, chunk_cos - floor, kind, foreign])
         logits = features @ np.array(self.sentences.weights) + self.sentences.bias
         return Scored(question, spans, features, logits, asks)
 
-    def _cosines(
-        self, question: str, spans: list[Span], chunk: np.ndarray, preliminary: np.ndarray
-    ) -> np.ndarray:
-        """Each sentence's own cosine with the question: from the vectors the store keeps;
-        where it keeps none, the ``EMBED_AT_MOST`` likeliest sentences are embedded and the
-        others get their passage's cosine."""
+    def _cosines(self, question: str, spans: list[Span], preliminary: np.ndarray) -> np.ndarray:
+        """Each sentence's own cosine with the question, from the vectors the store keeps;
+        where it keeps none (``sentence_vectors`` off, another client's store), the
+        ``EMBED_AT_MOST`` likeliest sentences by ``preliminary`` are embedded now and any
+        others rank last."""
         ev = self.evidence
         query = ev.vectors([question])[0]
         texts = [s.text for s in spans]
-        stored = ev.stored([*dict.fromkeys(texts)])
-        missing = [i for i, t in enumerate(texts) if t not in stored]
+        vectors = ev.stored([*dict.fromkeys(texts)])
+        missing = list(dict.fromkeys(t for t in texts if t not in vectors))
         if missing:
-            order = sorted(missing, key=lambda i: -float(preliminary[i]))[:EMBED_AT_MOST]
-            embedded = ev.vectors([texts[i] for i in order], documents=True)
-            stored.update({texts[i]: v for i, v in zip(order, embedded, strict=True)})
-        return np.array(
-            [
-                float(stored[t] @ query) if t in stored else float(chunk[i])
-                for i, t in enumerate(texts)
-            ]
-        )
+            rank = {t: -float(preliminary[i]) for i, t in reversed(list(enumerate(texts)))}
+            chosen = sorted(missing, key=rank.__getitem__)[:EMBED_AT_MOST]
+            vectors.update(zip(chosen, ev.vectors(chosen, documents=True), strict=True))
+        found = [float(vectors[t] @ query) for t in texts if t in vectors]
+        lowest = min(found, default=0.0)
+        return np.array([float(vectors[t] @ query) if t in vectors else lowest for t in texts])
 
     def _context_terms(self, spans: list[Span], own: list[list[str]]) -> list[set[str]]:
         """Each sentence's terms with those of the section titles it stands under and of the
@@ -317,6 +318,10 @@ class ExtractiveAnswerer:
         near = float(logits[best]) - NEIGHBOUR_MARGIN
         first, last = window(spans, best, scored.asks.found, lambda i: float(logits[i]) >= near)
         text = " ".join(spans[i].text for i in range(first, last + 1))
+        head = self._head(scored, spans[first], text)
+        if head is not None:
+            chunk = spans[first].chunk
+            text = chunk.text[head - chunk.start : spans[first].start - chunk.start] + text
         elsewhere = [
             float(logits[i])
             for i in range(len(spans))
@@ -339,7 +344,28 @@ class ExtractiveAnswerer:
             negation,
         )
         z = float(np.dot(self.confidence.weights, features)) + self.confidence.bias
-        return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features)
+        return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features, head)
+
+    def _head(self, scored: Scored, first: Span, text: str) -> int | None:
+        """Where the heading line right above the span starts, when it belongs in the quote:
+        it holds what is asked and the span does not, or a question term the span lacks, or
+        a code term a question about options or instructions wants (a function signature,
+        a macro in the margin); short enough to fit. None otherwise."""
+        found = heading_above(first)
+        if found is None:
+            return None
+        start, end = found
+        title = first.chunk.text[start - first.chunk.start : end - first.chunk.start]
+        if words(title) > HEADING_WORDS or words(title) + words(text) > MAX_WORDS:
+            return None
+        asks = scored.asks
+        ev = self.evidence
+        lang = ev.language(scored.question)
+        wanted = set(ev.terms(scored.question, lang))
+        adds_terms = bool(wanted & set(ev.terms(title, lang)) - set(ev.terms(text, lang)))
+        adds_kind = asks.found(title) is True and not asks.found(text)
+        wants_code = asks.kind is not None and asks.kind.holds is CODE and bool(CODE.search(title))
+        return start if adds_kind or adds_terms or wants_code else None
 
     def _missing(self, scored: Scored, first: int, last: int) -> tuple[float, float, float]:
         """What the span and its context (the sentence before it, its section titles) lack
@@ -373,7 +399,8 @@ class ExtractiveAnswerer:
         when a single sentence is longer)."""
         spans = scored.spans
         first, last = spans[choice.first], spans[choice.last]
-        quote = Span(first.chunk, first.start, last.end, first.rank)
+        start = first.start if choice.head is None else choice.head
+        quote = Span(first.chunk, start, last.end, first.rank)
         if words(quote.text) <= MAX_WORDS:
             return quote
         return self._trim(scored, spans[choice.best])

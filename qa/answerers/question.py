@@ -90,9 +90,10 @@ KINDS = (
             r"par d[ée]faut|valeur par d[ée]faut|por (defecto|omisi[óo]n)|predeterminad[oa])\b",
             re.I,
         ),
+        # a value: a number, a code term, a constant, a quoted string
         re.compile(
-            r"\b(default|defaults|standard\w*|voreingestellt|d[ée]faut|defecto|omisi[óo]n|"
-            r"predeterminad[oa])\b",
+            rf"\d|{CODE.pattern}|\b(true|false|none|null)\b|"
+            r"'[^']+'|\"[^\"]+\"|‘[^’]+’|“[^”]+”|„[^“]+“",
             re.I,
         ),
         True,
@@ -110,6 +111,17 @@ KINDS = (
             r"m[ée]thode|classe|commande|paquet|fichier|r[ée]pertoire|param[èe]tre|"
             r"funci[óo]n|m[ée]todo|clase|m[óo]dulo|comando|paquete|archivo|fichero|"
             r"directorio|opci[óo]n|par[áa]metro)s?\b",
+            re.I,
+        ),
+        CODE,
+        False,
+    ),
+    Kind(
+        "instruction",
+        re.compile(
+            r"^\W*(how (do|can|should|would|could|must) (i|we|you|one)|how to|"
+            r"wie (kann|muss|soll|k[öo]nnte) (ich|man)|comment (puis-je|peut-on|faire|dois-je)|"
+            r"c[óo]mo (puedo|se puede|hago|debo))\b",
             re.I,
         ),
         CODE,

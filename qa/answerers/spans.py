@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from qa.evidence import Span
 
-MAX_WORDS = 60  # an answer quotes at most this many words
+MAX_WORDS = 60  # an answer quotes at most this many words ...
+CONTINUED_WORDS = 70  # ... or this many when its last sentence continues the one before
 
 # Openings that lean on the sentence before, in English, French, German and Spanish.
 _REFERRING = (
@@ -49,10 +50,11 @@ def window(
     relevant: Callable[[int], bool] = lambda _: False,
 ) -> tuple[int, int]:
     """The first and last index (in ``spans``) of the answer span around ``spans[best]``,
-    within ``MAX_WORDS``: the sentence before it when it refers back or is ``relevant`` (to
-    the question, by its index); the ones after it that continue it, are relevant, or hold
-    what the question asks for (``holds`` of their text) when the span does not yet.
-    ``spans`` are the passages' evidence sentences in order."""
+    within ``MAX_WORDS`` (``CONTINUED_WORDS`` when its last sentence continues): the sentence
+    before it when it refers back or is ``relevant`` (to the question, by its index); the
+    ones after it that continue it, are relevant, or hold what the question asks for
+    (``holds`` of their text) when the span does not yet. ``spans`` are the passages'
+    evidence sentences in order."""
     first = last = best
     budget = MAX_WORDS - words(spans[best].text)
     before = _neighbour(spans, best, -1)
@@ -76,7 +78,10 @@ def window(
             or (last == best and words(text) < 8)
             or relevant(after)
         )
-        if not wanted or words(spans[after].text) > budget:
+        room = budget + (
+            CONTINUED_WORDS - MAX_WORDS if _CONTINUATION.match(spans[after].text) else 0
+        )
+        if not wanted or words(spans[after].text) > room:
             break
         last = after
         budget -= words(spans[after].text)
@@ -84,12 +89,25 @@ def window(
     return first, last
 
 
+def heading_above(span: Span) -> tuple[int, int] | None:
+    """The file span of the heading line right above ``span`` in its chunk (only blank space
+    between them): the function signature a description belongs to, the title of the
+    section it opens."""
+    chunk = span.chunk
+    for start, end, _ in reversed(chunk.headings):
+        if end <= span.start:
+            between = chunk.text[end - chunk.start : span.start - chunk.start]
+            return (start, end) if not between.strip() else None
+    return None
+
+
 def _neighbour(spans: Sequence[Span], i: int, step: int) -> int | None:
     """The sentence next to ``spans[i]`` (``step`` +1 or -1) in the same chunk, if it is the
-    adjacent evidence sentence there (only spaces or one line break between them)."""
+    adjacent evidence sentence there (only blank space between them: a line or paragraph
+    break at most, no heading)."""
     j = i + step
     if not 0 <= j < len(spans) or spans[j].chunk.id != spans[i].chunk.id:
         return None
     a, b = (spans[i], spans[j]) if step > 0 else (spans[j], spans[i])
     gap = a.chunk.text[a.end - a.chunk.start : b.start - b.chunk.start]
-    return j if gap.count("\n") <= 1 and not gap.strip() else None
+    return j if gap.count("\n") <= 2 and not gap.strip() else None
