@@ -169,6 +169,60 @@ def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-2) -> n
     return beta
 
 
+def ranking(
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    weights: list[float],
+    l2: float = 1e-2,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """Conditional logit (a softmax over each question's candidates) by damped Newton: the
+    weights that make the gold candidates likeliest within their question. Per-question
+    constants (a bias, a feature every candidate of a question shares) do not enter, so a
+    set whose candidates are all in another language teaches nothing about that language's
+    offset. ``groups``: (features, gold flags) per question; L2 pulls towards ``prior``."""
+    dim = groups[0][0].shape[1]
+    prior = np.zeros(dim) if prior is None else prior
+
+    def loss(beta: np.ndarray) -> float:
+        total = 0.5 * l2 * float((beta - prior) @ (beta - prior))
+        for (x, gold), w in zip(groups, weights, strict=True):
+            z = x @ beta
+            top = z.max()
+            total -= w * (np.log(np.exp(z - top)[gold > 0].sum()) - np.log(np.exp(z - top).sum()))
+        return total
+
+    beta = prior.copy()
+    current = loss(beta)
+    for _ in range(100):
+        grad = l2 * (beta - prior)
+        hess = l2 * np.eye(dim)
+        for (x, gold), w in zip(groups, weights, strict=True):
+            z = x @ beta
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            q = p * gold
+            q /= q.sum()
+            mean_p, mean_q = p @ x, q @ x
+            grad += w * (mean_p - mean_q)
+            cov_p = (x * p[:, None]).T @ x - np.outer(mean_p, mean_p)
+            cov_q = (x * q[:, None]).T @ x - np.outer(mean_q, mean_q)
+            hess += w * (cov_p - cov_q)
+        # The gold part's covariance can make the Hessian indefinite: keep the step a descent.
+        values, vectors = np.linalg.eigh(hess)
+        step = vectors @ ((vectors.T @ grad) / np.maximum(values, l2))
+        size = 1.0
+        while size > 1e-6:
+            trial = beta - size * step
+            value = loss(trial)
+            if value < current:
+                break
+            size /= 2
+        if size <= 1e-6 or current - value < 1e-9:
+            break
+        beta, current = trial, value
+    return beta
+
+
 def _normalised(weights: list[float], total: float = 500.0) -> np.ndarray:
     """The weights scaled to sum to ``total`` (the L2 penalty then weighs the same against
     the data whatever the sets' sizes; 500 is about the tuning questions' count)."""
@@ -218,12 +272,7 @@ def fit(args: argparse.Namespace) -> None:
             xs += r["features"]
             ys += [float(g) for g in r["gold"]]
             ws += [args.weight.get(name, 1.0) / n] * n
-    x = np.array(xs)
-    # A sentence in another language than the question is read on the same cosine scale,
-    # shifted: the sets with both kinds of candidates are too small to learn a slope of their
-    # own (and XQuAD's, all foreign, would learn one that outranks same-language sentences).
-    x[:, extractive.FEATURES.index("foreign_cos")] = 0.0
-    beta = logistic(x, np.array(ys), _normalised(ws))
+    beta = logistic(np.array(xs), np.array(ys), _normalised(ws))
     print(
         "sentence model:",
         dict(zip(extractive.FEATURES, beta[:-1].round(3), strict=True)),

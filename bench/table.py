@@ -24,7 +24,7 @@ def pct(value: float | None) -> str:
 
 def main() -> None:
     rows = [
-        "| set | questions | system | hit@1 | hit@5 | MRR | answer ≤40 words has gold | "
+        "| set | questions | system | hit@1 | hit@5 | MRR | answer ≤60 words has gold | "
         "gold file cited | quotes verbatim | abstention P / R / AUROC |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -55,7 +55,7 @@ def main() -> None:
             rows.append(
                 f"| {name} | {count} | stock LlamaIndex (top-k 2) | {pct(s['hit1'])} | "
                 f"{pct(s['hit5'])} (@2: {pct(s['hit2'])}) | {s['mrr']:.3f} | "
-                f"{pct(s['answer'])} (top chunk cut to 40 words) | {pct(s['cited'])} (top chunk) "
+                f"{pct(s['answer'])} (top chunk cut to 60 words) | {pct(s['cited'])} (top chunk) "
                 "| – | – |"
             )
     print("\n".join(rows))

@@ -19,7 +19,7 @@ import numpy as np
 from qa.embed import Embedder, calibration_of
 from qa.lang import SURE, detect, identify
 from qa.schema import Chunk, Passage
-from qa.text import TermStats, evidence_of, terms_of
+from qa.text import TermStats, evidence_of, looks_like_code, terms_of
 
 DENSE_WEIGHT = 0.55
 REDUNDANT_COSINE = 0.9  # sentence vectors this close say the same thing
@@ -65,6 +65,11 @@ class Span:
     def text(self) -> str:
         return self.chunk.text[self.start - self.chunk.start : self.end - self.chunk.start]
 
+    @property
+    def embedded(self) -> str:
+        """What the sentence is embedded as (``Chunk.sentence_text``)."""
+        return self.chunk.sentence_text(self.start, self.end)
+
 
 ChunkVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]
 StoredVectors = Callable[[Sequence[str]], dict[str, np.ndarray]]  # sentence text → vector
@@ -97,6 +102,7 @@ class Evidence:
         self._sentences: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._terms: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
         self._langs: OrderedDict[str, str] = OrderedDict()
+        self._sure: OrderedDict[str, str] = OrderedDict()
         self.corpus_languages: frozenset[str] = frozenset()  # settles unsure detections
         self._cache_size = cache_size
         self._last_parts: tuple[Any, tuple[np.ndarray, np.ndarray]] | None = None
@@ -144,17 +150,23 @@ class Evidence:
         query = self.vectors([text])[0]
         if self.chunk_vectors is not None:
             return self._chunk_matrix([s.chunk.id for s in spans]) @ query
-        return self.vectors([s.text for s in spans], documents=True) @ query
+        return self.vectors([s.embedded for s in spans], documents=True) @ query
 
     def quote_language(self, text: str) -> str:
-        """The language of a quote when it is prose whose language is clear; "" for one too
-        short or too mixed to tell (a name, a line of code or figures, a bibliography entry):
-        no "quoted in" label is better than a wrong one."""
-        letters = sum(len(w) for w in re.findall(r"[^\W\d_]{2,}", text))
-        if letters < 20:
-            return ""
-        code, probability = identify(text, self.corpus_languages)
-        return code if probability >= SURE else ""
+        """The language of a sentence or quote when it is prose whose language is clear; ""
+        for one too short or too mixed to tell (a name, a line of code or figures, a
+        bibliography entry): no "quoted in" label is better than a wrong one. Remembered."""
+        found = self._sure.get(text)
+        if found is None:
+            letters = sum(len(w) for w in re.findall(r"[^\W\d_]{2,}", text))
+            found = ""
+            if letters >= 20 and not looks_like_code(text):
+                code, probability = identify(text, self.corpus_languages)
+                found = code if probability >= SURE else ""
+            self._sure[text] = found
+            if len(self._sure) > self._cache_size:
+                self._sure.popitem(last=False)
+        return found
 
     def forget_vectors(self) -> None:
         """Drop the vectors and scores kept between calls."""
@@ -164,6 +176,7 @@ class Evidence:
     def forget_languages(self) -> None:
         """Drop remembered detections (the corpus's languages changed)."""
         self._langs.clear()
+        self._sure.clear()
 
     def language(self, text: str) -> str:
         """The language of a question or claim (``qa.lang.detect`` among the corpus's
@@ -219,7 +232,7 @@ class Evidence:
         if self.chunk_vectors is not None:
             dense = self._chunk_matrix([s.chunk.id for s in spans]) @ query
         else:
-            dense = self.vectors([s.text for s in spans], documents=True) @ query
+            dense = self.vectors([s.embedded for s in spans], documents=True) @ query
         lang = self.language(text)
         wanted = self.terms(text, lang)
         span_terms = self.span_terms(spans)
@@ -255,7 +268,7 @@ class Evidence:
             return
         weight, slope, floor = self.calibration.joint or (1.0, 0.0, 0.0)
         foreign_floor, foreign_range = self.calibration.foreign or (1.0, 1.0)
-        cosine = self.vectors([spans[i].text for i in chosen], documents=True) @ query
+        cosine = self.vectors([spans[i].embedded for i in chosen], documents=True) @ query
         for i, cos in zip(chosen, cosine, strict=True):
             if i in foreign:
                 refined = max(float(lexical[i]), (cos - foreign_floor) / foreign_range)
@@ -313,7 +326,7 @@ class Evidence:
         if self.chunk_vectors is not None:
             ta, tb = set(self.terms(a.text, a.chunk.lang)), set(self.terms(b.text, b.chunk.lang))
             return len(ta & tb) > REDUNDANT_OVERLAP * max(1, min(len(ta), len(tb)))
-        va, vb = self.vectors([a.text, b.text], documents=True)
+        va, vb = self.vectors([a.embedded, b.embedded], documents=True)
         return float(va @ vb) > REDUNDANT_COSINE
 
     def best_support(self, claim: str, chunk: Chunk) -> tuple[float, Span | None]:

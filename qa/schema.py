@@ -52,6 +52,14 @@ class Chunk:
         """Whether file span ``start:end`` lies inside one of the chunk's heading lines."""
         return any(s <= start and end <= e for s, e, _ in self.headings)
 
+    def sentence_text(self, start: int, end: int) -> str:
+        """What the sentence at file span ``start:end`` is embedded as: its text, after the
+        title of the section it stands in when it has one ("gzip.open(filename, …): The
+        default is 9."), so that its vector knows what it is about."""
+        text = self.text[start - self.start : end - self.start]
+        titles = self.section_at(start)
+        return f"{titles[-1]}: {text}" if titles else text
+
     @property
     def indexed_text(self) -> str:
         """What is embedded and indexed for the chunk: the titles it stands under (one line),

@@ -367,5 +367,6 @@ def keep_sentences(
 
 
 def evidence_texts(chunk: Chunk) -> list[str]:
-    """The texts of a chunk's evidence sentences (``qa.text.evidence_of``)."""
-    return [chunk.text[s - chunk.start : e - chunk.start] for s, e in evidence_of(chunk)]
+    """What a chunk's evidence sentences (``qa.text.evidence_of``) are embedded as
+    (``Chunk.sentence_text``)."""
+    return [chunk.sentence_text(s, e) for s, e in evidence_of(chunk)]

@@ -187,6 +187,22 @@ def is_junk(sentence: str) -> bool:
     return letters < 0.5 * len(visible)
 
 
+_CODE_LINE = re.compile(
+    r"^\s*(>>>|\.\.\.|\$ |# |% |\d+\s+\\|[\w.]+\s*=\s*\S)|[{};]\s*$|"
+    r"\\[A-Za-z@]+.*\\[A-Za-z@]+|\w+\([^)]*\)\s*$|\w+=\S+\s+\w+=\S+"
+)
+_CODE_SYMBOLS = frozenset("=(){}[];\\<>|@$%#")
+
+
+def looks_like_code(sentence: str) -> bool:
+    """Whether a line reads as code or a command rather than prose: a prompt (``>>>``, ``$``),
+    an assignment, a call or block at its end, TeX macros, ``key=value`` pairs, or many of
+    code's symbols."""
+    text = sentence.strip()
+    symbols = sum(c in _CODE_SYMBOLS for c in text)
+    return bool(_CODE_LINE.search(text)) or symbols > 0.08 * max(1, len(text))
+
+
 def evidence_of(chunk: Chunk) -> list[tuple[int, int]]:
     """The file spans of a chunk that answers are chosen from and sentence vectors kept for:
     its sentences (``chunk.sentences``, else split now) outside heading lines, with

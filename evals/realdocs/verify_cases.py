@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the realdocs eval cases against the corpus text.
 
-    python evals/realdocs/verify_cases.py                      # test.yaml and dev.yaml
+    python evals/realdocs/verify_cases.py                      # test.yaml, dev.yaml, dev2.yaml
     python evals/realdocs/verify_cases.py evals/realdocs/dev.yaml
     python evals/realdocs/verify_cases.py --grep "nargs='+'" --grep Zeitzone   # search the corpus
     python evals/realdocs/verify_cases.py --dump /tmp/realdocs-text            # text as checked
@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_FILES = [HERE / "test.yaml", HERE / "dev.yaml"]
+DEFAULT_FILES = [HERE / "test.yaml", HERE / "dev.yaml", HERE / "dev2.yaml"]
 CATEGORIES = {
     "html-close",
     "html-paraphrase",
@@ -302,7 +302,7 @@ def check_file(yaml_path: Path, rep: Report, seen: dict[str, str]) -> list[dict]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "files", nargs="*", type=Path, help="case files (default: test.yaml dev.yaml)"
+        "files", nargs="*", type=Path, help="case files (default: test.yaml dev.yaml dev2.yaml)"
     )
     parser.add_argument(
         "--folder", type=Path, default=HERE / "corpus", help="corpus for --grep/--dump"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +30,14 @@ from qa.evidence import Evidence, Span, rated
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
-from qa.text import fold
+from qa.text import fold, looks_like_code
 
 EMBED_AT_MOST = 64  # sentences embedded per question where the store keeps no vectors
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
 HEADING_WORDS = 20  # a heading line above the span joins the quote when it is this short
 _WORD_RE = re.compile(r"\S+")
 
-FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign")
+FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "code")
 CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation")
 
 
@@ -61,7 +61,7 @@ class ConfidenceModel:
 
 # For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
 # cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
-SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0), -2.5, 0.3)
+SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, -1.0), -2.5, 0.3)
 CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5), 0.0)
 
 
@@ -113,6 +113,7 @@ class Choice:
     confidence: float
     features: tuple[float, ...]  # CONFIDENCE_FEATURES
     head: int | None = None  # file offset of a heading line quoted before the span
+
 
 @answerers.register("extractive")
 class ExtractiveAnswerer:
@@ -234,22 +235,27 @@ class ExtractiveAnswerer:
         chunk_cos = ev.chunk_cosines(question, spans)
         wanted = ev.terms(question, lang)
         own = ev.span_terms(spans)
-        cov = np.array([ev.term_stats.coverage(wanted, t) for t in own])
-        ctx = np.array([ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, own)])
+        # Terms are stemmed in each text's language; names, numbers and code terms match in
+        # any language, so a sentence's words also count stemmed as the question's are.
+        words_of = [set(ev.terms(s.text, lang)) | set(t) for s, t in zip(spans, own, strict=True)]
+        cov = np.array([ev.term_stats.coverage(wanted, t) for t in words_of])
+        ctx = np.array(
+            [ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, words_of)]
+        )
         cos = self._cosines(question, spans, chunk_cos + 0.2 * cov)
         kind = np.array([self._kind(asks, s.text) for s in spans])
-        foreign = np.array([1.0 if s.chunk.lang and s.chunk.lang != lang else 0.0 for s in spans])
+        # Prose clearly in another language than the question (a line of code or names in a
+        # German chapter is no more German than English): its cosines are lower than the
+        # same sentence's in the question's language would be, by the measured drop.
+        foreign = np.array(
+            [1.0 if ev.quote_language(s.text) not in ("", lang) else 0.0 for s in spans]
+        )
         if self.crossing is not None:
-            # A sentence in another language than the question: its cosines on the scale of
-            # its own language's, and the terms it shares with the question (none: no shared
-            # stems) those a sentence of that cosine holds on average.
-            shift, floor_at, slope = self.crossing
-            cos = cos + shift * foreign
-            chunk_cos = chunk_cos + shift * foreign
-            likely = np.clip(slope * (cos - floor_at), 0.0, 1.0) * foreign
-            cov, ctx = np.maximum(cov, likely), np.maximum(ctx, likely)
+            cos = cos + self.crossing * foreign
+            chunk_cos = chunk_cos + self.crossing * foreign
+        code = np.array([1.0 if looks_like_code(s.text) else 0.0 for s in spans])
         floor = self.sentences.floor
-        features = np.column_stack([cos - floor, cov, ctx, chunk_cos - floor, kind, foreign])
+        features = np.column_stack([cos - floor, cov, ctx, chunk_cos - floor, kind, foreign, code])
         logits = features @ np.array(self.sentences.weights) + self.sentences.bias
         return Scored(question, spans, features, logits, asks)
 
@@ -260,7 +266,7 @@ class ExtractiveAnswerer:
         others rank last."""
         ev = self.evidence
         query = ev.vectors([question])[0]
-        texts = [s.text for s in spans]
+        texts = [s.embedded for s in spans]
         vectors = ev.stored([*dict.fromkeys(texts)])
         missing = list(dict.fromkeys(t for t in texts if t not in vectors))
         if missing:
@@ -271,7 +277,7 @@ class ExtractiveAnswerer:
         lowest = min(found, default=0.0)
         return np.array([float(vectors[t] @ query) if t in vectors else lowest for t in texts])
 
-    def _context_terms(self, spans: list[Span], own: list[list[str]]) -> list[set[str]]:
+    def _context_terms(self, spans: list[Span], own: Sequence[Iterable[str]]) -> list[set[str]]:
         """Each sentence's terms with those of the section titles it stands under and of the
         sentence before it in its passage."""
         ev = self.evidence
@@ -383,6 +389,7 @@ class ExtractiveAnswerer:
         for i in around:
             titles = " ".join(spans[i].chunk.section_at(spans[i].start))
             held.update(ev.terms(spans[i].text, spans[i].chunk.lang))
+            held.update(ev.terms(spans[i].text, lang))
             held.update(ev.terms(titles, lang))
             texts += [spans[i].text, titles]
         idf = {t: ev.term_stats.idf(t) for t in wanted}

@@ -65,10 +65,8 @@ class Calibration:
     them, sentences are scored with their passage's vector only (one model call a question).
     ``sentences`` and ``confidence``: the extractive answerer's two logistic models (weights
     then bias; ``sentences`` ends with its cosine floor), and ``answer`` the confidence it
-    abstains below; ``crossing``: (shift, floor, slope): how much lower a question's cosine
-    is with a sentence in another language than with the same sentence in its own, and the
-    share of the question's terms a sentence holds on average at a cosine ``c``,
-    ``slope · (c - floor)`` (``bench/answer_model.py``).
+    abstains below; ``crossing``: how much lower a question's cosine is with a sentence in
+    another language than with the same sentence in its own (``bench/answer_model.py``).
     """
 
     abstain: float
@@ -77,7 +75,7 @@ class Calibration:
     sentences: tuple[float, ...] | None = None
     confidence: tuple[float, ...] | None = None
     answer: float = 0.5
-    crossing: tuple[float, float, float] | None = None
+    crossing: float | None = None
 
 
 # MiniLM's, measured in issue 5 with passage-level evidence (BENCHMARKS.md); also the default
