@@ -47,7 +47,9 @@ FEATURES_DIR = CACHE / "answer-features"
 def _assistant(folder: Path, store: Path) -> Any:
     import qa
 
-    return qa.Assistant.from_folder(folder, store=store, progress=True, abstain_threshold=0.0)
+    assistant = qa.Assistant.from_folder(folder, store=store, progress=True, abstain_threshold=0.0)
+    assistant.calibrate()  # the corpus's probe null, as answering does first
+    return assistant
 
 
 def _holds(text: str, answers: list[str]) -> bool:

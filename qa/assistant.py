@@ -74,6 +74,7 @@ class Assistant:
             self.settings.answerer_name, self.settings, self.evidence
         )
         self._retriever: HybridRetriever | None = None
+        self._calibrated: HybridRetriever | None = None  # the retriever the answerer learnt on
         self.last_sync: SyncReport | None = None
         self._documents: dict[tuple[str, str], Document] = {}  # (source, file_hash) → read
         self._documents_lock = threading.Lock()
@@ -305,11 +306,27 @@ class Assistant:
         """Text deltas as they are generated, then the final, verified ``Answer``."""
         question = clean_question(question)
         self.refresh()
+        self.calibrate()
         query = self.answerer.query_for(question, history)
         for event in self.answerer.stream(question, self.retrieve(query), history):
             if isinstance(event, Answer):
                 event = self._quotes_as_on_disk(event, query, history)
             yield event
+
+    def calibrate(self) -> None:
+        """Let an answerer that learns from its corpus (``calibrate``: the extractive one
+        asks it off-topic questions) do so, once per state of the store."""
+        calibrate = getattr(self.answerer, "calibrate", None)
+        retriever = self.retriever
+        if calibrate is None or self._calibrated is retriever or retriever.empty:
+            return
+
+        def passages(probe: str) -> list[Passage]:
+            vector = self.evidence.vectors([probe])[0]
+            return retriever.retrieve(probe, query_vector=vector)
+
+        calibrate(passages)
+        self._calibrated = retriever
 
     def _quotes_as_on_disk(self, answer: Answer, query: str, history: Sequence[Turn]) -> Answer:
         """``answer`` when every quote is at its offsets in its file as it is now. Otherwise a

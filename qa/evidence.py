@@ -130,6 +130,13 @@ class Evidence:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])
 
+    def remember(self, queries: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep ``vectors`` as the query vectors of ``queries`` (computed earlier)."""
+        for text, vec in zip(queries, vectors, strict=True):
+            self._cache[(False, text)] = vec
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     def stored(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The document vectors of those of ``texts`` seen recently or kept by the store (none
         is computed)."""

@@ -333,3 +333,33 @@ def test_rated_passages_score_their_best_sentence_on_the_citation_scale(
         spans = evidence.spans([p])
         assert p.score == pytest.approx(float(evidence.score(question, spans).max()), abs=1e-6)
         assert 0.0 <= p.score <= 1.0
+
+
+def test_every_other_language_of_the_corpus_gets_its_nearest_passages(
+    tmp_path: Path, hashing_embedder: HashingEmbedder, make_store: MakeStore
+) -> None:
+    """A question's own language fills the fused list; each other language of the corpus is
+    searched on its own (Chroma's filtered query), so its nearest passages are kept after
+    the fused list even when every one of the question language's nearest chunks comes first
+    (a multilingual model ranks its own language far higher)."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for i, topic in enumerate(TOPICS):
+        (root / f"doc{i:02d}.txt").write_text(doc_text(i, topic), encoding="utf-8")
+    (root / "brot.txt").write_text(
+        "Dieser Text handelt vom Brotbacken mit Hefe. Der Teig ruht eine ganze Nacht lang, "
+        "bevor er im heißen Ofen gebacken wird.\n",
+        encoding="utf-8",
+    )
+    store = make_store(root, hashing_embedder)
+    sync_corpus(root, store, hashing_embedder, chunker())
+    retriever = HybridRetriever(store, hashing_embedder, top_k=5)
+    assert retriever.other_languages == {"en": len(TOPICS), "de": 1}
+    searched: list[object] = []
+    query = store.collection.query
+    store.collection.query = lambda **kw: (searched.append(kw.get("where")), query(**kw))[1]  # type: ignore[method-assign]
+    found = retriever.retrieve("How long does bread dough rest before baking?", lang="en")
+    assert searched == [None, {"lang": "de"}]  # everything, then German alone
+    assert "brot.txt" in sources(found)
+    fused = [p for p in found if p.fused > 0]
+    assert len(fused) == 5 and found[: len(fused)] == fused  # extra passages come after

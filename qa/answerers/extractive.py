@@ -14,10 +14,15 @@ question's rarest term missing around it) is below the threshold.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -27,17 +32,21 @@ from qa.answerers.question import CODE, Asks, compound_parts
 from qa.answerers.spans import MAX_WORDS, heading_above, window, words
 from qa.cite import compose
 from qa.evidence import Evidence, Span, rated
+from qa.offline import model_cache_dir
 from qa.prompts import NOT_IN_DOCUMENTS
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.settings import Settings
 from qa.text import fold, looks_like_code
 
 EMBED_AT_MOST = 64  # sentences embedded per question where the store keeps no vectors
+PROBES = 24  # off-topic questions asked of a corpus to learn how answered they look there
+PROBE_NULL = -3.2  # the median best logit of the probes, where none was asked (measured: e5)
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
 HEADING_WORDS = 20  # a heading line above the span joins the quote when it is this short
 _WORD_RE = re.compile(r"\S+")
 
 FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "code")
+# "best": the best sentence's logit over the corpus's probes' (``calibrate``)
 CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation")
 
 
@@ -80,6 +89,13 @@ def _names(question: str) -> set[str]:
         for i, t in enumerate(tokens)
         if any(c.isdigit() for c in t) or (i > 0 and t[0].isupper())
     }
+
+
+@cache
+def probe_questions() -> list[str]:
+    """The off-topic probe questions of ``probes.txt``, one a line, comments left out."""
+    lines = Path(__file__).with_name("probes.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def quoted_in(source_lang: str, question_lang: str) -> str | None:
@@ -130,6 +146,7 @@ class ExtractiveAnswerer:
         found = calibration.confidence
         self.confidence = ConfidenceModel(found[:-1], found[-1]) if found else CONFIDENCE
         self.crossing = calibration.crossing
+        self.null = PROBE_NULL  # how answered off-topic questions look on this corpus
         self._last: tuple[tuple[str, tuple[str, ...]], Scored] | None = None
 
     @property
@@ -210,6 +227,42 @@ class ExtractiveAnswerer:
         for c in choices:
             values[c.best] = c.confidence
         return rated(passages, spans, values)
+
+    def calibrate(self, retrieve: Callable[[str], Sequence[Passage]]) -> None:
+        """Learn how answered questions the corpus surely does not answer look on it: the
+        median best sentence logit of ``PROBES`` off-topic questions (``probes.txt``), given
+        the passages ``retrieve`` finds for each. Confidence counts from there, so that a
+        corpus where every question finds some close sentence (a technical manual) does not
+        look as answered as one where only the right question does."""
+        probes = probe_questions()[:PROBES]
+        self._warm(probes)
+        best = []
+        for probe in probes:
+            scored = self._score(probe, retrieve(probe))
+            if scored.spans:
+                best.append(float(scored.logits.max()))
+        self.null = float(np.median(best)) if best else PROBE_NULL
+
+    def _warm(self, probes: list[str]) -> None:
+        """Put the probes' query vectors in the evidence cache: from the model cache folder
+        when an earlier process embedded them (they depend on the embedder alone), else
+        embedded in one call and kept there."""
+        ev = self.evidence
+        key = hashlib.sha256("\n".join([ev.embedder.name, *probes]).encode()).hexdigest()[:16]
+        path = model_cache_dir() / f"probes-{key}.npy"
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape == (len(probes), ev.embedder.dim):
+                ev.remember(probes, vectors)
+                return
+        except (OSError, ValueError):
+            pass
+        vectors = ev.vectors(probes)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, vectors, allow_pickle=False)
+            os.replace(tmp, path)
 
     # --- scoring -----------------------------------------------------------------------
 
@@ -341,7 +394,7 @@ class ExtractiveAnswerer:
             (0.0, 0.0, 0.0) if foreign else self._missing(scored, first, last)
         )
         features = (
-            float(logits[best]),
+            float(logits[best]) - self.null,
             max(min(lead, 4.0), -4.0),
             kind,
             missing,
