@@ -264,40 +264,52 @@ def fit(args: argparse.Namespace) -> None:
     # count, without one set's few questions deciding alone.
     for name, (tuning, _) in split.items():
         args.weight.setdefault(name, 1.0 / max(1.0, np.sqrt(len(tuning))))
-    # 1. The sentence model: every candidate of the answerable tuning questions with a gold one.
-    xs, ys, ws = [], [], []
+    # 1. The sentence model: a ranking of each answerable tuning question's candidates (a
+    # conditional logit: the gold ones likeliest among their question's), so that what every
+    # candidate of a question shares (a set all in another language) teaches nothing.
+    groups, ws = [], []
     for name, (tuning, _) in split.items():
         for r in tuning:
             if r["abstain"] or not any(r["gold"]) or not r["features"]:
                 continue
-            n = len(r["features"])
-            xs += r["features"]
-            ys += [float(g) for g in r["gold"]]
-            ws += [args.weight.get(name, 1.0) / n] * n
-    beta = logistic(np.array(xs), np.array(ys), _normalised(ws))
+            groups.append((np.array(r["features"]), np.array(r["gold"], dtype=float)))
+            ws.append(args.weight.get(name, 1.0))
+    weights = _normalised(ws, total=len(ws))
+    beta = np.r_[ranking(groups, list(weights), l2=args.l2), 0.0]
     print(
         "sentence model:",
         dict(zip(extractive.FEATURES, beta[:-1].round(3), strict=True)),
-        "bias",
-        round(float(beta[-1]), 3),
     )
+    for name, (_, held) in split.items():
+        answerable = [r for r in held if not r["abstain"] and any(r["gold"]) and r["features"]]
+        right = sum(
+            r["gold"][int(np.argmax(np.array(r["features"]) @ beta[:-1]))] for r in answerable
+        )
+        print(f"  {name}: held-out best sentence holds the answer {right}/{len(answerable)}")
     # 2. The confidence model, on the span each question gets (its likeliest sentence's).
+    # A set without unanswerable questions of its own (XQuAD) is left out: it would teach
+    # only that its questions, in another language than its pages, are all answerable.
+    fitted = {
+        name: halves
+        for name, halves in split.items()
+        if args.every_set or any(r["abstain"] and not r.get("probe") for r in data[name])
+    }
     xs, ys, ws = [], [], []
-    for name, (tuning, _) in split.items():
+    for name, (tuning, _) in fitted.items():
         for r in tuning:
             if r["choices"]:
                 c = _answer(r)
                 xs.append(c["features"])
                 ys.append(float(c["gold"] and not r["abstain"]))
                 ws.append(args.weight.get(name, 1.0))
-    gamma = logistic(np.array(xs), np.array(ys), _normalised(ws))
+    gamma = _signed_fit(np.array(xs), np.array(ys), _normalised(ws), set(args.fixed))
     print(
         "confidence model:",
         dict(zip(extractive.CONFIDENCE_FEATURES, gamma[:-1].round(3), strict=True)),
         "bias",
         round(float(gamma[-1]), 3),
     )
-    threshold = _threshold(split, gamma, args.answered)
+    threshold = _threshold(fitted, gamma, args.answered)
     print(
         f"threshold answering {args.answered:.0%} of the answerable tuning questions:",
         round(threshold, 4),
@@ -314,6 +326,31 @@ def fit(args: argparse.Namespace) -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
+# The direction each confidence feature may push (+1 up, -1 down, 0 either): what a reader
+# expects, and what a set's quirks must not reverse (SQuAD 2.0's unanswerable questions
+# reuse their paragraph's words, so there "terms missing" would look like a good sign).
+SIGNS = {"best": 1, "lead": 1, "kind": 1, "missing": -1, "foreign": 0, "entity": -1,
+         "negation": -1, "off": -1}  # fmt: skip
+
+
+def _signed_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, fixed: set[str]) -> np.ndarray:
+    """The logistic fit of the confidence model with each weight of the sign ``SIGNS``
+    allows: a feature whose weight comes out the other way is held at 0 and the rest
+    refitted (features in ``fixed`` are held at 0 from the start)."""
+    from qa.answerers.extractive import CONFIDENCE_FEATURES as names
+
+    keep = [i for i, f in enumerate(names) if f not in fixed]
+    while True:
+        fitted = logistic(x[:, keep], y, w)
+        wrong = [i for i, b in zip(keep, fitted[:-1], strict=True) if SIGNS[names[i]] * b < 0]
+        if not wrong:
+            break
+        keep = [i for i in keep if i not in wrong]
+    gamma = np.zeros(len(names) + 1)
+    gamma[[*keep, -1]] = fitted
+    return gamma
+
+
 def _answer(row: dict[str, Any]) -> dict[str, Any]:
     """The span the answerer gives: the one around the likeliest sentence."""
     return max(row["choices"], key=lambda c: c["features"][0])
@@ -326,7 +363,7 @@ def _confidence(gamma: np.ndarray, choice: dict[str, Any]) -> float:
 
 def _threshold(split: dict[str, Any], gamma: np.ndarray, answered: float) -> float:
     """The confidence below which the given share of the answerable tuning questions of the
-    in-topic sets is still answered (each set weighed alike)."""
+    sets the confidence model was fitted on is still answered (each set weighed alike)."""
     values, weights = [], []
     for tuning, _ in split.values():
         best = [_confidence(gamma, _answer(r)) for r in tuning if not r["abstain"] and r["choices"]]
@@ -430,6 +467,9 @@ def main() -> None:
     f.add_argument("--seed", type=int, default=13)
     f.add_argument("--out", type=Path, default=RESULTS / "answer-model.json")
     f.add_argument("--answered", type=float, default=0.9, help="share of answerable answered")
+    f.add_argument("--l2", type=float, default=0.1, help="ranking model's L2 penalty")
+    f.add_argument("--every-set", action="store_true", help="fit confidence on every set")
+    f.add_argument("--fixed", nargs="*", default=[], help="confidence features held at weight 0")
     args = parser.parse_args()
     args.weight = {}
     {"collect": collect, "fit": fit, "shift": shift}[args.command](args)

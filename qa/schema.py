@@ -73,9 +73,11 @@ def under(
     stack: list[tuple[int, str]], level: int, title: str, depth: int = 3
 ) -> list[tuple[int, str]]:
     """The heading stack after a heading of ``level`` titled ``title``: it closes the headings
-    of its level and deeper; at most the ``depth`` innermost are kept."""
+    of its level and deeper; at most ``depth`` are kept, the outermost (the document's title)
+    and the innermost."""
     kept = [(lvl, t) for lvl, t in stack if lvl < level]
-    return [*kept, (level, " ".join(title.split()))][-depth:]
+    found = [*kept, (level, " ".join(title.split()))]
+    return found if len(found) <= depth else [found[0], *found[len(found) - depth + 1 :]]
 
 
 @dataclass

@@ -218,16 +218,17 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=2,
-        description="Extractive answerer: abstain when the best evidence score is below this; "
-        "unset = the embedder's calibrated value (e5: 0.66, measured on SQuAD 2.0 by "
-        "bench/calibrate_abstention.py; MiniLM and others: 0.39).",
+        description="Extractive answerer: abstain when its confidence (the probability that "
+        "its span answers the question) is below this; unset = the embedder's calibrated value "
+        "(e5: fitted by bench/answer_model.py; others: 0.5).",
     )
     support_threshold: float | None = Field(
         None,
         ge=0,
         le=2,
-        description="A sentence whose cited passage supports it less than this is flagged; "
-        "unset = the abstention threshold.",
+        description="A sentence whose cited passage supports it less than this evidence score "
+        "is flagged; unset = the embedder's calibrated value (e5: 0.66, measured on SQuAD 2.0 by "
+        "bench/calibrate_abstention.py; MiniLM and others: 0.39).",
     )
     ui_auth: SecretStr | None = Field(
         None,

@@ -203,20 +203,37 @@ def looks_like_code(sentence: str) -> bool:
     return bool(_CODE_LINE.search(text)) or symbols > 0.08 * max(1, len(text))
 
 
+_SIGNATURE = re.compile(r"^\W*(?:\w+\s+)?[\w.]+\s*\(.*\)\W*$")
+
+
+def is_signature(line: str) -> bool:
+    """Whether a heading line is a function's or class's signature (``gzip.open(filename,
+    mode='rb', compresslevel=9)``, ``exception shutil.SameFileError(...)``): it holds the
+    defaults a description leaves out, so it may be quoted as an answer."""
+    return bool(_SIGNATURE.match(line))
+
+
 def evidence_of(chunk: Chunk) -> list[tuple[int, int]]:
     """The file spans of a chunk that answers are chosen from and sentence vectors kept for:
     its sentences (``chunk.sentences``, else split now) outside heading lines, with
-    ``evidence_spans``' rules, less junk (``is_junk``)."""
+    ``evidence_spans``' rules, less junk (``is_junk``); and its heading lines that are
+    signatures (``is_signature``), whole."""
     sentences = chunk.sentences or tuple(
         sentence_spans(chunk.text, offset=chunk.start, lang=chunk.lang)
     )
     if chunk.headings:
         sentences = tuple(s for s in sentences if not chunk.in_heading(*s))
-    return [
+    found = [
         (start, end)
         for start, end in evidence_spans(chunk.text, chunk.start, sentences)
         if not is_junk(chunk.text[start - chunk.start : end - chunk.start])
     ]
+    signatures = [
+        (start, end)
+        for start, end, _ in chunk.headings
+        if is_signature(chunk.text[start - chunk.start : end - chunk.start])
+    ]
+    return sorted(found + signatures) if signatures else found
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -152,3 +152,43 @@ def test_an_answer_span_stays_within_its_word_budget() -> None:
     # ... and no further.
     longer = "It has " + " ".join(["more"] * (CONTINUED_WORDS - MAX_WORDS + 6)) + "."
     assert window(_spans(f"{long} {longer}"), 0, lambda _: None) == (0, 0)
+
+
+def test_signature_headings_are_evidence_other_headings_context() -> None:
+    text = (
+        "Directory operations\n"
+        "shutil.copyfile(src, dst, *, follow_symlinks=True)\n"
+        "Copy the contents of the file named src to a file named dst."
+    )
+    first = text.index("shutil")
+    chunk = _chunk(text, headings=((0, 20, 2), (first, first + 50, 3)))
+    quoted = [text[s - 100 : e - 100] for s, e in evidence_of(chunk)]
+    assert quoted == [
+        "shutil.copyfile(src, dst, *, follow_symlinks=True)",
+        "Copy the contents of the file named src to a file named dst.",
+    ]
+    last = 100 + text.index("Copy")
+    assert chunk.sentence_text(last, 100 + len(text)).startswith(
+        "shutil.copyfile(src, dst, *, follow_symlinks=True): Copy the contents"
+    )
+
+
+def test_a_section_path_keeps_the_document_title_and_the_innermost_headings() -> None:
+    from qa.schema import under
+
+    stack: list[tuple[int, str]] = []
+    for level, title in [(1, "pathlib"), (2, "Concrete paths"), (3, "Methods"), (4, "touch")]:
+        stack = under(stack, level, title)
+    assert [t for _, t in stack] == ["pathlib", "Methods", "touch"]
+    assert [t for _, t in under(stack, 2, "Pure paths")] == ["pathlib", "Pure paths"]
+
+
+def test_cognates_match_terms_of_another_language_by_their_beginning() -> None:
+    from qa.answerers.extractive import cognates
+
+    wanted = ["novemb", "aleppo", "pause", "time", "bus", "4"]
+    french = {"novembr", "alep", "paus", "heur", "autobus", "4"}
+    # "pause" shares its first four letters with the shorter "paus"; "4" is matched as
+    # numbers are, exactly, so it is no cognate; "bus" and "time" have none.
+    assert cognates(wanted, french) == {"novemb", "aleppo", "pause"}
+    assert cognates(["tiempo"], {"time"}) == set()

@@ -63,7 +63,7 @@ def expected_keys(a: qa.Assistant) -> dict[str, set[bytes]]:
 
 
 def test_same_answers_without_embedding_sentences(tmp_path: Path) -> None:
-    plain = assistant(SEEDS, tmp_path / "plain")
+    plain = assistant(SEEDS, tmp_path / "plain", sentence_vectors=False)
     counted = Counted()
     kept = assistant(SEEDS, tmp_path / "kept", embedder=counted, sentence_vectors=True)  # type: ignore[arg-type]
     assert stored_keys(plain) == {}
@@ -104,7 +104,7 @@ def test_vectors_follow_edits_and_deletes(tmp_path: Path) -> None:
     )
 
     # Synced without the setting, an edited file keeps no sentence vectors; the others stay.
-    b = assistant(corpus, tmp_path / "store")
+    b = assistant(corpus, tmp_path / "store", sentence_vectors=False)
     edited.write_text(
         edited.read_text(encoding="utf-8") + "\nOne more line of news here.\n", encoding="utf-8"
     )

@@ -29,7 +29,7 @@ import numpy as np
 from qa import lang as languages
 from qa.answerers import Turn, abstain_threshold, answerers, fold_history
 from qa.answerers.question import CODE, Asks, compound_parts
-from qa.answerers.spans import MAX_WORDS, heading_above, window, words
+from qa.answerers.spans import CONTINUED_WORDS, MAX_WORDS, heading_above, window, words
 from qa.cite import compose
 from qa.evidence import Evidence, Span, rated
 from qa.offline import model_cache_dir
@@ -39,15 +39,18 @@ from qa.settings import Settings
 from qa.text import fold, looks_like_code
 
 EMBED_AT_MOST = 64  # sentences embedded per question where the store keeps no vectors
-PROBES = 24  # off-topic questions asked of a corpus to learn how answered they look there
+PROBES = 40  # off-topic questions asked of a corpus to learn how answered they look there
+PROBES_PER_LANGUAGE = 4  # a language with this many probes gets its own null
 PROBE_NULL = -3.2  # the median best logit of the probes, where none was asked (measured: e5)
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
 HEADING_WORDS = 20  # a heading line above the span joins the quote when it is this short
 _WORD_RE = re.compile(r"\S+")
 
 FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "code")
-# "best": the best sentence's logit over the corpus's probes' (``calibrate``)
-CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation")
+OFF_TOPIC = 1.5  # a best logit this little above the probes' looks like theirs
+# "best": the best sentence's logit over the corpus's probes' (``calibrate``); "off": how far
+# below OFF_TOPIC it stays (the odds fall faster there: an off-topic question's answer)
+CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation", "off")
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,38 @@ class ConfidenceModel:
 # For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
 # cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
 SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, -1.0), -2.5, 0.3)
-CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5), 0.0)
+CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5, -1.0), 0.0)
+
+
+COGNATE_PREFIX = 5  # letters a term and its cognate share ("novemb", "novembr")
+
+
+def cognates(wanted: Iterable[str], terms: set[str]) -> set[str]:
+    """The terms of ``wanted`` that a term of ``terms`` (another language's) begins like:
+    the first ``COGNATE_PREFIX`` letters, or the whole of the shorter when it has 4 or more
+    ("alep", "aleppo")."""
+    found = set()
+    for t in wanted:
+        if len(t) < 4 or t in terms:
+            continue
+        for u in terms:
+            n = min(COGNATE_PREFIX, len(t), len(u))
+            if n >= 4 and t[:n] == u[:n] and t.isalpha() and u.isalpha():
+                found.add(t)
+                break
+    return found
 
 
 # A plain negation ("Which river does not ...", "n'est pas", "nicht", "nunca"); "without",
 # "no" and "kein" are left out: users ask "without getting hacked" of the positive answer.
 _NEGATION = re.compile(r"\b(not|never|cannot|pas|jamais|nicht|nie|niemals|nunca)\b|n't\b", re.I)
+# A span answers a negated question with any negation of its own ("n'a fourni ... aucune
+# miette", "no weapons", "keine Waffen", "sin armas").
+_NEGATED = re.compile(
+    r"\b(not|never|cannot|no|none|nothing|nobody|without|pas|jamais|aucune?|rien|ne|n|"
+    r"nicht|nie|niemals|kein\w*|nichts|ohne|nunca|ningun\w*|nada|sin)\b|n't\b",
+    re.I,
+)
 _TOKEN = re.compile(r"\b\w[\w'’.-]*\w\b|\b\w\b")
 
 
@@ -147,6 +176,7 @@ class ExtractiveAnswerer:
         self.confidence = ConfidenceModel(found[:-1], found[-1]) if found else CONFIDENCE
         self.crossing = calibration.crossing
         self.null = PROBE_NULL  # how answered off-topic questions look on this corpus
+        self.nulls: dict[str, float] = {}  # the same, per language of the question
         self._last: tuple[tuple[str, tuple[str, ...]], Scored] | None = None
 
     @property
@@ -231,17 +261,26 @@ class ExtractiveAnswerer:
     def calibrate(self, retrieve: Callable[[str], Sequence[Passage]]) -> None:
         """Learn how answered questions the corpus surely does not answer look on it: the
         median best sentence logit of ``PROBES`` off-topic questions (``probes.txt``), given
-        the passages ``retrieve`` finds for each. Confidence counts from there, so that a
-        corpus where every question finds some close sentence (a technical manual) does not
-        look as answered as one where only the right question does."""
+        the passages ``retrieve`` finds for each, and per language of the probes where
+        ``PROBES_PER_LANGUAGE`` are in it (a question in another language than the pages
+        finds every sentence less close). Confidence counts from there, so that a corpus where
+        every question finds some close sentence (a technical manual) does not look as
+        answered as one where only the right question does."""
         probes = probe_questions()[:PROBES]
         self._warm(probes)
-        best = []
+        best: dict[str, list[float]] = {}
         for probe in probes:
             scored = self._score(probe, retrieve(probe))
             if scored.spans:
-                best.append(float(scored.logits.max()))
-        self.null = float(np.median(best)) if best else PROBE_NULL
+                lang = self.evidence.language(probe)
+                best.setdefault(lang, []).append(float(scored.logits.max()))
+        found = [b for values in best.values() for b in values]
+        self.null = float(np.median(found)) if found else PROBE_NULL
+        self.nulls = {
+            lang: float(np.median(values))
+            for lang, values in best.items()
+            if len(values) >= PROBES_PER_LANGUAGE
+        }
 
     def _warm(self, probes: list[str]) -> None:
         """Put the probes' query vectors in the evidence cache: from the model cache folder
@@ -291,18 +330,21 @@ class ExtractiveAnswerer:
         # Terms are stemmed in each text's language; names, numbers and code terms match in
         # any language, so a sentence's words also count stemmed as the question's are.
         words_of = [set(ev.terms(s.text, lang)) | set(t) for s, t in zip(spans, own, strict=True)]
+        # Prose clearly in another language than the question (a line of code or names in a
+        # German chapter is no more German than English): its cosines are lower than the
+        # same sentence's in the question's language would be, by the measured drop, and its
+        # words count for the question's by their cognates ("novembre", "Alep").
+        foreign = np.array(
+            [1.0 if ev.quote_language(s.text) not in ("", lang) else 0.0 for s in spans]
+        )
+        for i in np.flatnonzero(foreign):
+            words_of[i] |= cognates(wanted, words_of[i])
         cov = np.array([ev.term_stats.coverage(wanted, t) for t in words_of])
         ctx = np.array(
             [ev.term_stats.coverage(wanted, t) for t in self._context_terms(spans, words_of)]
         )
         cos = self._cosines(question, spans, chunk_cos + 0.2 * cov)
         kind = np.array([self._kind(asks, s.text) for s in spans])
-        # Prose clearly in another language than the question (a line of code or names in a
-        # German chapter is no more German than English): its cosines are lower than the
-        # same sentence's in the question's language would be, by the measured drop.
-        foreign = np.array(
-            [1.0 if ev.quote_language(s.text) not in ("", lang) else 0.0 for s in spans]
-        )
         if self.crossing is not None:
             cos = cos + self.crossing * foreign
             chunk_cos = chunk_cos + self.crossing * foreign
@@ -393,14 +435,17 @@ class ExtractiveAnswerer:
         missing, entity, negation = (
             (0.0, 0.0, 0.0) if foreign else self._missing(scored, first, last)
         )
+        lang = self.evidence.language(scored.question)
+        above = float(logits[best]) - self.nulls.get(lang, self.null)
         features = (
-            float(logits[best]) - self.null,
+            above,
             max(min(lead, 4.0), -4.0),
             kind,
             missing,
             foreign,
             entity,
             negation,
+            max(0.0, OFF_TOPIC - above),
         )
         z = float(np.dot(self.confidence.weights, features)) + self.confidence.bias
         return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features, head)
@@ -451,18 +496,20 @@ class ExtractiveAnswerer:
         folded = fold(" ".join(texts))
         entity = any(name not in folded for name in _names(scored.question))
         span = " ".join(spans[i].text for i in range(first, last + 1))
-        negation = bool(_NEGATION.search(scored.question)) and not _NEGATION.search(span)
+        negation = bool(_NEGATION.search(scored.question)) and not _NEGATED.search(span)
         return missing, float(entity), float(negation)
 
     def _quote(self, scored: Scored, choice: Choice) -> Span:
-        """The span's text as one quote (cut to ``MAX_WORDS`` words around the best part
-        when a single sentence is longer)."""
+        """The span's text as one quote: with its heading line while that fits, up to
+        ``CONTINUED_WORDS`` words when ``window`` let a continuing sentence in, else cut to
+        ``MAX_WORDS`` words around the best part when a single sentence is longer."""
         spans = scored.spans
         first, last = spans[choice.first], spans[choice.last]
-        start = first.start if choice.head is None else choice.head
-        quote = Span(first.chunk, start, last.end, first.rank)
-        if words(quote.text) <= MAX_WORDS:
-            return quote
+        limit = CONTINUED_WORDS if choice.last > choice.first else MAX_WORDS
+        for start in (first.start if choice.head is None else choice.head, first.start):
+            quote = Span(first.chunk, start, last.end, first.rank)
+            if words(quote.text) <= limit:
+                return quote
         return self._trim(scored, spans[choice.best])
 
     def _trim(self, scored: Scored, span: Span) -> Span:

@@ -31,8 +31,9 @@ def count_tokens(text: str) -> int:
 class Chunker:
     """Splits text with llama-index's ``SentenceSplitter`` and locates every chunk in the source."""
 
-    VERSION = 3  # 2: sections for long texts, mixed UTF-8/1252 and UTF-16 decoding; 3: headings,
-    # sentence breaks and languages as answering reads them
+    VERSION = 4  # 2: sections for long texts, mixed UTF-8/1252 and UTF-16 decoding; 3: headings,
+    # sentence breaks and languages as answering reads them; 4: section paths keep the title,
+    # signature headings are evidence
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         self.chunk_size = chunk_size
