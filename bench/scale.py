@@ -334,8 +334,8 @@ def main() -> int:
         qs = questions(WARMUP + 1 + args.questions)
         print(json.dumps(warm(args.warm, qs, args.smoke)))
         return 0
-    if args.sentence_vectors:  # for this process and every measured child
-        os.environ["QA_SENTENCE_VECTORS"] = "true"
+    # For this process and every measured child (the setting is on by default).
+    os.environ["QA_SENTENCE_VECTORS"] = "true" if args.sentence_vectors else "false"
     res = run(args)
     header = ["chunks", "cold qa ask median s", "warm p50 ms", "warm p95 ms",
               "peak RSS MiB", "one-edit resync s", "disk MiB", "store build s"]  # fmt: skip

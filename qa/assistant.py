@@ -74,7 +74,8 @@ class Assistant:
             self.settings.answerer_name, self.settings, self.evidence
         )
         self._retriever: HybridRetriever | None = None
-        self._calibrated: HybridRetriever | None = None  # the retriever the answerer learnt on
+        # The answerer that learnt its corpus and the retriever it learnt it through.
+        self._calibrated: tuple[Answerer, HybridRetriever] | None = None
         self.last_sync: SyncReport | None = None
         self._documents: dict[tuple[str, str], Document] = {}  # (source, file_hash) → read
         self._documents_lock = threading.Lock()
@@ -318,7 +319,10 @@ class Assistant:
         asks it off-topic questions) do so, once per state of the store."""
         calibrate = getattr(self.answerer, "calibrate", None)
         retriever = self.retriever
-        if calibrate is None or self._calibrated is retriever or retriever.empty:
+        done = self._calibrated
+        if calibrate is None or retriever.empty:
+            return
+        if done is not None and done[0] is self.answerer and done[1] is retriever:
             return
 
         def passages(probe: str) -> list[Passage]:
@@ -326,7 +330,7 @@ class Assistant:
             return retriever.retrieve(probe, query_vector=vector)
 
         calibrate(passages)
-        self._calibrated = retriever
+        self._calibrated = (self.answerer, retriever)
 
     def _quotes_as_on_disk(self, answer: Answer, query: str, history: Sequence[Turn]) -> Answer:
         """``answer`` when every quote is at its offsets in its file as it is now. Otherwise a

@@ -108,7 +108,7 @@ _ABBREVIATIONS = (
 _NEVER_LAST = frozenset(_ABBREVIATIONS.split())
 # What a sentence may open with: a capital, a digit, an opening quote or bracket, a symbol
 # (not a lower-case letter, which continues the sentence before it: "5 min. in", "e.g. the").
-_LOWER_START = re.compile(r"[\W_]*[^\W\d_]")
+_LOWER_START = re.compile(r"[\"'“‘«(\[]*[^\W\d_]")  # after opening quotes or brackets only
 
 
 def sentence_spans(text: str, offset: int = 0, lang: str = "") -> list[tuple[int, int]]:

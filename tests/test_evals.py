@@ -167,6 +167,13 @@ def test_score_reports_found_and_missed_facts_and_citation_precision() -> None:
     assert not score.passed and "missed: Castello" in score.problems
 
 
+def test_an_answer_that_kept_no_passage_scores_no_retrieval_hit() -> None:
+    expect = Expectation(question="q", facts=[["ten hours"]], sources=[PAUSE])
+    score = score_turn(expect, Record(qa.NOT_IN_DOCUMENTS, [], True, []), seed_text)
+    assert score.hit_at_k == 0.0 and score.mrr == 0.0
+    assert "abstained" in score.problems and not score.passed
+
+
 def test_a_quote_off_its_offsets_fails_the_case() -> None:
     citation = _citation()
     citation["start"] = int(citation["start"]) + 1  # type: ignore[call-overload]

@@ -72,9 +72,11 @@ class ConfidenceModel:
 
 
 # For an embedder that brings no calibration (``qa.embed.Calibration``): term coverage leads,
-# cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it).
+# cosines count from 0.3 up (a sentence-embedding model's unrelated pairs stay below it); a
+# span is answered from about one logit above the probes' null (the hashing embedder: a
+# shared word such as "capital" is not enough).
 SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, -1.0), -2.5, 0.3)
-CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5, -1.0), 0.0)
+CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5, -1.0), -1.0)
 
 
 COGNATE_PREFIX = 5  # letters a term and its cognate share ("novemb", "novembr")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from qa.answerers import (
     Answerer,
@@ -58,6 +58,7 @@ class OpenAIAnswerer:
         self.evidence = evidence
         self.llm = LLMClient(settings)
         self._fallback: Answerer | None = None
+        self._probe: Callable[[str], Sequence[Passage]] | None = None  # the fallback's to learn
         # A follow-up's condense call and its answer share one budget, found again by the
         # conversation (the history object) and the question.
         self._budgets: dict[tuple[int, str], Budget] = {}
@@ -178,10 +179,21 @@ class OpenAIAnswerer:
                     event.notice = notice
             yield event
 
+    def calibrate(self, retrieve: Callable[[str], Sequence[Passage]]) -> None:
+        """The store changed: the extractive fallback learns the corpus again (its
+        ``calibrate``) before it next answers, and not before, for most questions never
+        need it."""
+        self._probe = retrieve
+
     def _extractive(self) -> Answerer:
-        """The extractive answerer both fallbacks use, made on first need."""
+        """The extractive answerer both fallbacks use, made on first need and calibrated on
+        the corpus as it is now."""
         if self._fallback is None:
             self._fallback = create_answerer("extractive", self.settings, self.evidence)
+        calibrate = getattr(self._fallback, "calibrate", None)
+        if self._probe is not None and calibrate is not None:
+            calibrate(self._probe)
+            self._probe = None
         return self._fallback
 
     def _keep_budget(self, history: Sequence[Turn], question: str, budget: Budget) -> None:

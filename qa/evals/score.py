@@ -112,10 +112,13 @@ def score_turn(expect: Expectation, record: Record, source_text: SourceText) -> 
             pages = ", ".join(map(str, expect.pages))
             score.problems.append(f"no expected source cited on page {pages}")
         retrieved = list(dict.fromkeys(record.retrieved))
-        score.hit_at_k = (
-            HitRate().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
-        )
-        score.mrr = MRR().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
+        if not retrieved:  # an answer that kept no passage (llama-index's metrics refuse it)
+            score.hit_at_k = score.mrr = 0.0
+        else:
+            score.hit_at_k = (
+                HitRate().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
+            )
+            score.mrr = MRR().compute(expected_ids=expect.sources, retrieved_ids=retrieved).score
     score.passed = not score.problems
     return score
 

@@ -32,7 +32,7 @@ class PdfReader:
 
     name = "pdf"
     extensions = frozenset({".pdf"})
-    version = "pdf-2"
+    version = "pdf-3"  # 3: a page keeps its only body line even when another page repeats it
 
     def read(self, data: bytes, progress: Progress | None = None) -> ReadText:
         """The text, page starts and headings; ``progress(done, total)`` after each page."""

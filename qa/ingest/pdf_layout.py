@@ -134,7 +134,12 @@ def _mark_furniture(pages: list[list[Line]], columns: list[Column], body_size: f
                 if ln.kind == "furniture":  # a page's only line is both its top and bottom
                     continue
                 text = ln.text.strip()
-                short = len(text) <= 120 and len(rest) > 1
+                # A page keeps some body: a line is furniture only beside other lines
+                # than itself and a page number (two pages that open alike are not headed).
+                body = [
+                    r for r in rest if r is not ln and not _PAGE_NUMBER.fullmatch(r.text.strip())
+                ]
+                short = len(text) <= 120 and bool(body)
                 if _PAGE_NUMBER.fullmatch(text) or (
                     short
                     and (
