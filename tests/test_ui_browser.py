@@ -322,6 +322,14 @@ def test_documentation_screenshots(tmp_path: Path) -> None:
         answer.locator("a.qa-ref").first.click()
         expect(visible_turn(page).locator("li.qa-cite.qa-active mark")).to_be_visible()
         page.screenshot(path=str(out / "answer.png"))
+        # A span of two sentences: the second holds the place, both are highlighted.
+        span = ask(page, "Where were the foreign diplomats briefed?")
+        expect(span).to_contain_text("Patriot Park")
+        span.locator("a.qa-ref").first.click()
+        expect(visible_turn(page).locator("li.qa-cite.qa-active mark")).to_contain_text(
+            "Patriot Park"
+        )
+        page.screenshot(path=str(out / "answer-span.png"))
         abstention = ask(page, "What is the capital of Australia?")
         expect(abstention).to_contain_text(qa.NOT_IN_DOCUMENTS)
         expect(visible_turn(page).locator(".qa-closest li")).to_have_count(3)
