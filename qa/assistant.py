@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from chromadb.errors import ChromaError
+
 from qa.answerers import Answerer, Turn, create_answerer
 from qa.embed import Embedder, create_embedder, replace_surrogates
 from qa.evidence import Evidence
@@ -329,7 +331,12 @@ class Assistant:
             vector = self.evidence.vectors([probe])[0]
             return retriever.retrieve(probe, query_vector=vector)
 
-        calibrate(passages)
+        try:
+            calibrate(passages)
+        except ChromaError:
+            # Another process is rewriting the store under this view (a rebuild): the
+            # answerer keeps what it knew and learns the corpus at a later question.
+            return
         self._calibrated = (self.answerer, retriever)
 
     def _quotes_as_on_disk(self, answer: Answer, query: str, history: Sequence[Turn]) -> Answer:

@@ -16,10 +16,13 @@ that it ranks exactly as ``QueryFusionRetriever`` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import numpy as np
+from chromadb.errors import ChromaError
 
 from qa import lang as languages
 from qa.embed import Embedder
@@ -79,11 +82,13 @@ class HybridRetriever:
     def dense(self, query_vector: np.ndarray, depth: int, lang: str | None = None) -> list[str]:
         """Ids of the ``depth`` nearest chunks by cosine (of language ``lang`` only, when
         given), nearest first (Chroma's HNSW, or its filtered search)."""
-        got = self.store.collection.query(
-            query_embeddings=[[float(x) for x in query_vector]],
-            n_results=max(1, min(depth, self.count)),
-            where={"lang": lang} if lang else None,
-            include=[],
+        got = _read_again_once(
+            lambda: self.store.collection.query(
+                query_embeddings=[[float(x) for x in query_vector]],
+                n_results=max(1, min(depth, self.count)),
+                where={"lang": lang} if lang else None,
+                include=[],
+            )
         )
         return list(got["ids"][0])
 
@@ -96,7 +101,7 @@ class HybridRetriever:
         """Chunks by id, fetched from the store once (with their language, found now for
         chunks stored before languages were recorded)."""
         missing = [i for i in ids if i not in self._chunks]
-        for cid, chunk in self.store.get_chunks(missing).items():
+        for cid, chunk in _read_again_once(lambda: self.store.get_chunks(missing)).items():
             self._chunks[cid] = (
                 chunk if chunk.lang else replace(chunk, lang=languages.detect(chunk.text))
             )
@@ -109,7 +114,7 @@ class HybridRetriever:
         """Stored vectors of chunks by id (fetched from the store once)."""
         missing = [i for i in ids if i not in self._vectors]
         if missing:
-            self._vectors.update(self.store.embeddings(missing))
+            self._vectors.update(_read_again_once(lambda: self.store.embeddings(missing)))
             while len(self._vectors) > CHUNKS_KEPT:
                 del self._vectors[next(iter(self._vectors))]
         return {i: self._vectors[i] for i in ids if i in self._vectors}
@@ -151,3 +156,18 @@ class HybridRetriever:
             Passage(chunk=chunks[cid], score=0.0, rank=rank, fused=score)
             for rank, (cid, score) in enumerate(kept)
         ]
+
+
+READ_AGAIN_AFTER_S = 0.2
+T = TypeVar("T")
+
+
+def _read_again_once(read: Callable[[], T]) -> T:
+    """``read()``, asked once more after a moment when embedded Chroma fails it: while another
+    process rebuilds the store, SQLite can refuse a read under this view ("disk I/O error",
+    measured in tests/test_shared_store.py) and succeed just after."""
+    try:
+        return read()
+    except ChromaError:
+        time.sleep(READ_AGAIN_AFTER_S)
+        return read()
