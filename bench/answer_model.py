@@ -128,7 +128,9 @@ def collect(args: argparse.Namespace) -> None:
             if n % 100 == 0:
                 print(f"{args.set}: {n}/{len(data)}", file=sys.stderr)
         name = args.set
-    for probe in probes():
+    from qa.answerers.extractive import PROBES, probe_questions
+
+    for probe in probe_questions()[:PROBES]:
         row = _record(assistant, probe, probe, [])
         row["group"] = "probe"
         row["abstain"] = True
@@ -139,15 +141,6 @@ def collect(args: argparse.Namespace) -> None:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"{len(rows)} questions written to {out}")
-
-
-def probes() -> list[str]:
-    """The off-topic probe questions (``qa/answerers/probes.txt``)."""
-    from qa.answerers import extractive
-
-    path = Path(extractive.__file__).with_name("probes.txt")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def _turn(assistant: Any, question: str, history: list[Any]) -> Any:
