@@ -323,7 +323,7 @@ def fit(args: argparse.Namespace) -> None:
 # expects, and what a set's quirks must not reverse (SQuAD 2.0's unanswerable questions
 # reuse their paragraph's words, so there "terms missing" would look like a good sign).
 SIGNS = {"best": 1, "lead": 1, "kind": 1, "missing": -1, "foreign": 0, "entity": -1,
-         "negation": -1, "off": -1}  # fmt: skip
+         "negation": -1, "off": -1, "unknown": -1}  # fmt: skip
 
 
 def _signed_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, fixed: set[str]) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answerers.question import Asks, compound_parts
+from qa.answerers.question import Asks, compound_parts, named_terms
 from qa.answerers.spans import CONTINUED_WORDS, MAX_WORDS, window
 from qa.evidence import Span
 from qa.schema import Chunk
@@ -35,6 +35,8 @@ from qa.text import evidence_of, is_junk, sentence_spans
         ("Why does Moscow object?", "reason"),
         ("Warum ist das so?", "reason"),
         ("What does the module do?", None),
+        ("My script hangs at proc.wait(). How do I avoid that?", "instruction"),
+        ("Die Liste ist zu lang. Wie kann ich sie abbrechen?", "instruction"),
     ],
 )
 def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
@@ -50,6 +52,25 @@ def test_a_sentence_holds_what_is_asked_only_when_the_question_does_not_name_it(
     code = Asks.of("Which argument stops abbreviations?")
     assert code.found("Pass allow_abbrev=False to the parser.") is True
     assert code.found("It stops them.") is False
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What does the delete_on_close parameter do?", ["delete_on_close"]),
+        ("How do I walk a tree with Path.walk()?", ["Path.walk"]),
+        ("Wie richte ich ein VPN mit WireGuard ein?", ["VPN", "WireGuard"]),
+        ("Which hashlib constructor creates a BLAKE3 hash?", ["BLAKE3"]),
+        ("Does --no-prefix work with \\listbreak?", ["--no-prefix", "\\listbreak"]),
+        ("Kann die natbib-Dokumentation lange DOIs umbrechen?", ["DOI"]),
+        ("Is DNS-over-TLS supported?", ["DNS", "TLS"]),
+        ("Who ordered the strike on Aleppo in 2016?", []),  # names and numbers are not code
+    ],
+)
+def test_named_terms_are_the_code_terms_and_written_as_one_names(
+    question: str, names: list[str]
+) -> None:
+    assert named_terms(question) == names
 
 
 def test_compound_questions_split_in_four_languages() -> None:
@@ -126,6 +147,8 @@ def _spans(text: str) -> list[Span]:
 
 def test_an_answer_span_takes_the_sentence_a_back_reference_needs() -> None:
     spans = _spans("The tar module reads archives. It supports gzip and bz2 compression.")
+    assert window(spans, 1, lambda _: None) == (0, 1)
+    spans = _spans("All keys are coerced to strings. As a result, loads(dumps(x)) != x.")
     assert window(spans, 1, lambda _: None) == (0, 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,27 @@ def test_out_of_corpus_questions_abstain_with_closest_passages(
     assert answer.text == qa.NOT_IN_DOCUMENTS
     assert answer.citations == []
     assert answer.passages, "an abstention still lists the closest passages"
+
+
+def test_parts_of_a_compound_question_never_quote_a_sentence_twice(
+    seeds_assistant: qa.Assistant,
+) -> None:
+    answer = seeds_assistant.ask(
+        "Which UN official wrote to Russia asking for longer pauses, and when did the letter "
+        "arrive?"
+    )
+    assert "November 7" in answer.text
+    ranges = sorted((c.source, c.start, c.end) for c in answer.citations)
+    for (source, _, end), (next_source, next_start, _) in itertools.pairwise(ranges):
+        assert source != next_source or end <= next_start, answer.text
+    _check_citations(answer)
+
+
+def test_a_code_term_no_document_holds_is_refused(seeds_assistant: qa.Assistant) -> None:
+    asked = "How long did the previous humanitarian pause last?"
+    assert not seeds_assistant.ask(asked).abstained
+    answer = seeds_assistant.ask(asked.replace("pause", "pause_window setting"))
+    assert answer.abstained, answer.text
 
 
 def test_stream_yields_text_then_answer(seeds_assistant: qa.Assistant) -> None:

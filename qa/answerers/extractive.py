@@ -28,7 +28,7 @@ import numpy as np
 
 from qa import lang as languages
 from qa.answerers import Turn, abstain_threshold, answerers, fold_history
-from qa.answerers.question import CODE, Asks, compound_parts
+from qa.answerers.question import CODE, Asks, compound_parts, named_terms
 from qa.answerers.spans import CONTINUED_WORDS, MAX_WORDS, heading_above, window, words
 from qa.cite import compose
 from qa.evidence import Evidence, Span, rated
@@ -50,7 +50,9 @@ FEATURES = ("cos", "cov", "ctx", "chunk", "kind", "foreign", "code")
 OFF_TOPIC = 1.5  # a best logit this little above the probes' looks like theirs
 # "best": the best sentence's logit over the corpus's probes' (``calibrate``); "off": how far
 # below OFF_TOPIC it stays (the odds fall faster there: an off-topic question's answer)
-CONFIDENCE_FEATURES = ("best", "lead", "kind", "missing", "foreign", "entity", "negation", "off")
+CONFIDENCE_FEATURES = (
+    "best", "lead", "kind", "missing", "foreign", "entity", "negation", "off", "unknown"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class ConfidenceModel:
 # span is answered from about one logit above the probes' null (the hashing embedder: a
 # shared word such as "capital" is not enough).
 SENTENCES = SentenceModel((4.0, 3.0, 1.5, 2.0, 0.8, 0.0, -1.0), -2.5, 0.3)
-CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5, -1.0), -1.0)
+CONFIDENCE = ConfidenceModel((1.0, 0.3, 0.5, -1.0, 0.0, -0.5, -0.5, -1.0, -2.0), -1.0)
 
 
 COGNATE_PREFIX = 5  # letters a term and its cognate share ("novemb", "novembr")
@@ -145,6 +147,7 @@ class Scored:
     features: np.ndarray  # (len(spans), len(FEATURES))
     logits: np.ndarray
     asks: Asks
+    unknown: float = 0.0  # 1 when the question names a code term the corpus lacks
 
     def probability(self, i: int) -> float:
         return 1.0 / (1.0 + math.exp(-float(self.logits[i])))
@@ -224,17 +227,32 @@ class ExtractiveAnswerer:
         sentences: list[AnswerSentence] = []
         for scored, choice in chosen:
             quote = self._quote(scored, choice)
-            if any((c.source, c.start) == (quote.chunk.source, quote.start) for c in citations):
-                continue
-            score = choice.confidence
-            citations.append(Citation.of(quote.chunk, quote.text, quote.start, quote.end, score))
-            shown = " ".join(quote.text.split())
             whole = scored.spans[choice.first].start if choice.head is None else choice.head
             cut = (quote.start, quote.end) != (whole, scored.spans[choice.last].end)
+            score = choice.confidence
+            # The parts of a compound question answered by overlapping quotes of one passage
+            # share one quote, their union, rather than repeating its sentences.
+            k = next(
+                (k for k, c in enumerate(citations)
+                 if c.chunk_id == quote.chunk.id and c.start < quote.end and quote.start < c.end),
+                None,
+            )  # fmt: skip
+            if k is not None:
+                old = citations[k]
+                start, end = min(old.start, quote.start), max(old.end, quote.end)
+                quote = Span(quote.chunk, start, end, quote.rank)
+                cut = cut or sentences[k].text.startswith("…")
+                score = max(score, old.score)
+            cited = Citation.of(quote.chunk, quote.text, quote.start, quote.end, score)
+            shown = " ".join(quote.text.split())
             note = quoted_in(self._language(quote), asked_in)
-            sentences.append(
-                AnswerSentence(f"…{shown}…" if cut else shown, [len(citations)], score, note=note)
-            )
+            sentence = AnswerSentence(f"…{shown}…" if cut else shown, [0], score, note=note)
+            if k is None:
+                citations.append(cited)
+                sentences.append(sentence)
+                k = len(citations) - 1
+            citations[k], sentences[k] = cited, sentence
+            sentence.citations = [k + 1]
         return Answer(
             question,
             compose(sentences),
@@ -354,7 +372,26 @@ class ExtractiveAnswerer:
         floor = self.sentences.floor
         features = np.column_stack([cos - floor, cov, ctx, chunk_cos - floor, kind, foreign, code])
         logits = features @ np.array(self.sentences.weights) + self.sentences.bias
-        return Scored(question, spans, features, logits, asks)
+        return Scored(question, spans, features, logits, asks, self._unknown(question, spans))
+
+    def _unknown(self, question: str, spans: list[Span]) -> float:
+        """1.0 when the question names a code term or written-as-one name (``named_terms``)
+        that no chunk of the corpus holds: one term the index never saw, or a compound
+        (``Path.walk``) none of the retrieved chunks writes, nor its last part as a call or
+        attribute (``.walk``, ``walk(``)."""
+        ev = self.evidence
+        lang = ev.language(question)
+        text = fold(" ".join({s.chunk.id: s.chunk.text for s in spans}.values()))
+        for name in named_terms(question):
+            found = ev.terms(name, lang)
+            if len(found) == 1:
+                known = ev.term_stats.document_frequency(found[0]) > 0
+            else:
+                tail = fold(name.rpartition(".")[2])
+                known = not found or fold(name) in text or f".{tail}" in text or f"{tail}(" in text
+            if not known:
+                return 1.0
+        return 0.0
 
     def _cosines(self, question: str, spans: list[Span], preliminary: np.ndarray) -> np.ndarray:
         """Each sentence's own cosine with the question, from the vectors the store keeps;
@@ -448,6 +485,7 @@ class ExtractiveAnswerer:
             entity,
             negation,
             max(0.0, OFF_TOPIC - above),
+            scored.unknown,
         )
         z = float(np.dot(self.confidence.weights, features)) + self.confidence.bias
         return Choice(first, last, best, 1.0 / (1.0 + math.exp(-z)), features, head)

@@ -37,6 +37,28 @@ CODE = re.compile(
     r"\b[a-z]+_\w+\b|\b\w+=\S+|\b[A-Z][A-Z0-9_]{2,}\b|(?<!\w)(?:~|\.{0,2})/[\w.-]+(?:/[\w.-]*)*"
 )
 
+# A product or format name written as one: CamelCase (WireGuard), letters with digits (BLAKE3,
+# uuid7).
+_NAME = re.compile(r"\b[A-Za-z]*[a-z][A-Z]\w*|\b(?=\w*[A-Za-z])(?=\w*\d)\w{3,}\b")
+
+
+def named_terms(question: str) -> list[str]:
+    """The code terms and written-as-one names a question uses (``delete_on_close``,
+    ``Path.walk``, ``HEIC``, ``WireGuard``): an answer uses them as written, in any
+    language, so a corpus without them cannot answer. Parts of a hyphenated compound
+    ("natbib-Dokumentation") count alone; an upper-case plural ("DOIs") counts singular."""
+    found: list[str] = []
+    for token in re.findall(r"[^\s,;:!?()\[\]\"'“”«»]+", question):
+        token = token.rstrip(".")
+        whole = token.startswith("-") or "." in token or "-" not in token
+        parts = [token] if whole else token.split("-")
+        for part in parts:
+            if re.fullmatch(r"[A-Z]{2,}s", part):
+                part = part[:-1]
+            if len(part) >= 3 and (CODE.fullmatch(part) or _NAME.fullmatch(part)):
+                found.append(part)
+    return found
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -141,7 +163,7 @@ KINDS = (
         "person",
         re.compile(
             r"^\W*(who|whom|whose|qui|wer|wem|wen|wessen|qui[ée]n(es)?)\b|"
-            r"\b(name of|named|nom de|hei[ßs]t)\b|^\W*(which|what|quel|quelle|welche[rs]?|"
+            r"\b(name of|nom de|hei[ßs]t)\b|^\W*(which|what|quel|quelle|welche[rs]?|"
             r"qu[ée]|cu[áa]l) (\w+ )?(president|minister|official|person|author|spokes(man|"
             r"woman|person)|envoy|adviser|advisor|leader|general|ambassador|président|ministre|"
             r"porte-parole|auteur|autor|autorin|präsident|minister|presidente|ministro)\b",
@@ -165,6 +187,9 @@ KINDS = (
 )
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 @dataclass(frozen=True)
 class Asks:
     """What a question asks for: its kind (None when it names none) and its folded words."""
@@ -174,8 +199,13 @@ class Asks:
 
     @classmethod
     def of(cls, question: str) -> Asks:
-        """The first kind whose question words ``question`` uses (the most specific first)."""
-        kind = next((k for k in KINDS if k.asks.search(question)), None)
+        """The first kind whose question words the asking sentence uses (the most specific
+        first): a question that sets the scene first ("My script hangs at proc.wait(). What
+        should I call instead?") asks in its last sentence with a question mark."""
+        asking = [s for s in _SENTENCE_END.split(question.strip()) if s.endswith("?")]
+        kind = next((k for k in KINDS if asking and k.asks.search(asking[-1])), None)
+        if kind is None:
+            kind = next((k for k in KINDS if k.asks.search(question)), None)
         return cls(kind, frozenset(w.casefold() for w in re.findall(r"\w+", question)))
 
     def found(self, text: str) -> bool | None:

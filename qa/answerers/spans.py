@@ -34,8 +34,14 @@ _CONNECTIVES = (
     r"beispielsweise|in diesem fall|standardm[äa][ßs]ig|sin embargo|pero|adem[áa]s|"
     r"por ejemplo|en este caso|por lo tanto|as[íi]|de lo contrario|por defecto"
 )
-_BACK_REFERENCE = re.compile(rf"^\W*({_REFERRING})\b", re.I)
-_CONTINUATION = re.compile(rf"^\W*({_REFERRING}|{_CONNECTIVES})\b", re.I)
+# Openings that draw a consequence of the sentence before: meaningless without it.
+_CONSEQUENCES = (
+    r"as a result|as a consequence|consequently|for this reason|because of this|accordingly|"
+    r"en cons[ée]quence|par cons[ée]quent|c'est pourquoi|de ce fait|folglich|infolgedessen|"
+    r"aus diesem grund|dadurch|por (eso|ello|esta raz[óo]n|consiguiente)|en consecuencia"
+)
+_BACK_REFERENCE = re.compile(rf"^\W*({_REFERRING}|{_CONSEQUENCES})\b", re.I)
+_CONTINUATION = re.compile(rf"^\W*({_REFERRING}|{_CONSEQUENCES}|{_CONNECTIVES})\b", re.I)
 
 
 def words(text: str) -> int:
