@@ -29,6 +29,7 @@ from qa.settings import Settings
 from qa.stale import stale_sources
 from qa.store import ChunkStore, FileState, collection_name, generation, open_client, reopen_client
 from qa.store.health import StoreUnwritable, ensure_sound, storage_problem, unwritable_store
+from qa.store.listing import record_folder
 from qa.store.lock import StoreLocked, writer_busy, writer_lock
 from qa.store.mirror import catch_up
 from qa.sync import SyncReport, sync_corpus
@@ -64,6 +65,8 @@ class Assistant:
         self._store_dir = store_dir
         self._refresh_lock = threading.Lock()
         self.store = self._open_store(fresh=False)
+        if not self.settings.chroma_url and self.read_only is None:
+            record_folder(store_dir, self.corpus)  # for `qa stores`
         self._generation = self._read_generation()
         self.chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self.evidence = Evidence(

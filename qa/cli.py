@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import qa  # applies the offline environment first
 from qa.terminal import escaped_print as _print
 from qa.terminal import print_streamed
+from qa.text import printable
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -113,7 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Question answering over a folder of documents, with citations."
     )
-    parser.add_argument("--store", type=Path, help="store folder (default .qa, or QA_STORE)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="store folder (default: ~/.local/share/qa/stores/<folder>-<hash>, or QA_STORE)",
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     index = sub.add_parser("index", help="build or update the index of a folder")
@@ -160,6 +165,14 @@ def _parser() -> argparse.ArgumentParser:
     llm_serve.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
     llm_serve.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's)")
     llm_serve.set_defaults(run=_llm_serve, local_llm=False)
+
+    stores = sub.add_parser("stores", help="list the stores of every folder indexed")
+    stores.add_argument(
+        "--prune", action="store_true", help="remove the stores whose folder is gone"
+    )
+    stores.add_argument("--yes", action="store_true", help="prune without asking")
+    stores.add_argument("--json", action="store_true", help="print the list as JSON")
+    stores.set_defaults(run=_stores, local_llm=False)
 
     from qa.evals import command as eval_command
 
@@ -222,7 +235,7 @@ def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
     Unless the command says otherwise (``qa eval``), a folder named here is remembered, and
     when none is named (nor ``QA_CORPUS`` / ``qa.toml``'s ``corpus``) the last one is used.
     """
-    from qa.locations import remember_folder, remembered_folder
+    from qa.locations import forget_folder, remember_folder, remembered_folder
 
     overrides: dict[str, object] = {}
     if args.store:
@@ -240,11 +253,15 @@ def _settings(args: argparse.Namespace, folder: Path | None) -> qa.Settings:
     elif "corpus" not in settings.model_fields_set:
         last = remembered_folder()
         if last is not None and last != settings.corpus.resolve():
-            if not last.is_dir():
-                raise FileNotFoundError(
-                    f"the folder last indexed, {last}, is gone; name one with --folder"
+            if last.is_dir():
+                settings = qa.Settings(**{**overrides, "corpus": last})  # type: ignore[arg-type]
+            else:
+                forget_folder()
+                print(
+                    f"qa: the folder last given, {printable(str(last))}, is gone; using "
+                    f"{printable(str(settings.corpus))}",
+                    file=sys.stderr,
                 )
-            settings = qa.Settings(**{**overrides, "corpus": last})  # type: ignore[arg-type]
     return settings
 
 
@@ -382,6 +399,47 @@ def _serve(args: argparse.Namespace) -> int:
     from qa.ui import serve
 
     serve(_settings(args, args.folder), host=args.host, port=args.port)
+    return 0
+
+
+def _stores(args: argparse.Namespace) -> int:
+    """``qa stores``: each store's folder, size and last use; ``--prune`` removes the stores
+    whose folder is gone (asking first on a terminal)."""
+    import time
+
+    from qa.store import listing
+
+    entries = listing.stores()
+    if args.json:
+        rows = [
+            {"store": str(e.path), "folder": str(e.folder) if e.folder else None,
+             "bytes": e.size, "last_used": e.last_used, "gone": e.gone}
+            for e in entries
+        ]  # fmt: skip
+        print(json.dumps(rows, indent=2))
+    if not entries:
+        print(
+            f"qa: no stores under {printable(str(listing.data_dir() / 'stores'))}", file=sys.stderr
+        )
+    for e in entries if not args.json else []:
+        state = "gone" if e.gone else ("?" if e.folder is None else "")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+        _print(f"{e.size / 2**20:9.1f} MiB  {when}  {state:4}  {e.folder or '(folder unknown)'}")
+        _print(f"{'':33}{e.path}")
+    if not args.prune:
+        return 0
+    gone = [e for e in entries if e.gone]
+    if not gone:
+        print("qa: no store's folder is gone; nothing to prune", file=sys.stderr)
+        return 0
+    total = sum(e.size for e in gone) / 2**20
+    if not args.yes and sys.stdin.isatty():
+        reply = input(f"remove {len(gone)} stores ({total:.1f} MiB) whose folder is gone? [y/N] ")
+        if reply.strip().lower() not in ("y", "yes"):
+            return 1
+    for e in gone:
+        listing.remove(e)
+        _print(f"qa: removed {e.path} (its folder {e.folder} is gone)", file=sys.stderr)
     return 0
 
 

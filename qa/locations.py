@@ -9,6 +9,7 @@ in ``$XDG_DATA_HOME/qa/last-folder``; commands given no folder use it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -41,6 +42,12 @@ def remember_folder(corpus: Path) -> None:
         tmp.replace(target)
     except (OSError, UnicodeEncodeError):
         pass  # a read-only data folder only loses the convenience
+
+
+def forget_folder() -> None:
+    """Forget the remembered folder (best effort)."""
+    with contextlib.suppress(OSError):
+        (data_dir() / LAST_FOLDER_FILE).unlink(missing_ok=True)
 
 
 def remembered_folder() -> Path | None:

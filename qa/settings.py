@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,8 +16,11 @@ from pydantic_settings import (
 
 from qa.locations import store_for
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = PROJECT_ROOT / "seeds"
+# The working directory's seeds/ (this project's sample corpus when run from its checkout),
+# never a folder of the installed package.
+DEFAULT_CORPUS = Path("seeds")
+# The prompts that ship inside the package (qa/prompts/*.txt).
+BUILT_IN_PROMPTS = Path(str(files("qa").joinpath("prompts")))
 
 
 class Settings(BaseSettings):
@@ -32,8 +36,8 @@ class Settings(BaseSettings):
 
     corpus: Path = Field(
         DEFAULT_CORPUS,
-        description="Folder of documents to answer from (the project's seeds/ by default; the "
-        "`qa` command defaults to the folder it was last given).",
+        description="Folder of documents to answer from (seeds/ in the working directory by "
+        "default; the `qa` command defaults to the folder it was last given while it exists).",
     )
     store: Path = Field(
         None,  # type: ignore[assignment]  # filled in from the corpus by _default_store
@@ -251,7 +255,9 @@ class Settings(BaseSettings):
         "their own limit (5 MB a file).",
     )
     prompts_dir: Path = Field(
-        PROJECT_ROOT / "prompts", description="Folder of prompt files, loaded by name."
+        BUILT_IN_PROMPTS,
+        description="Folder of prompt files (answer_system.txt, answer_user.txt, condense.txt), "
+        "loaded by name; unset = the ones inside the package (qa/prompts/).",
     )
 
     @model_validator(mode="before")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from qa.cli import EXIT_LOCKED
 from tests.helpers import run_qa, seeds_copy
 
 _qa = run_qa
@@ -73,16 +76,21 @@ def test_the_same_folder_is_never_indexed_twice_from_another_directory(tmp_path:
     assert f"{corpus}: 1 added" in changed.stderr, "a sync that changed something says so"
 
 
-def test_a_remembered_folder_that_is_gone_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_remembered_folder_that_is_gone_is_forgotten_with_a_note(tmp_path: Path) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
     (corpus / "a.txt").write_text("The harbour was rebuilt in 1906.\n", encoding="utf-8")
     assert _qa(["index", str(corpus)], tmp_path).returncode == 0
     corpus.joinpath("a.txt").unlink()
     corpus.rmdir()
-    out = _qa(["ask", "When was the harbour rebuilt?"], tmp_path)
-    assert out.returncode == 2
-    assert f"the folder last indexed, {corpus}, is gone; name one with --folder" in out.stderr
+    seeds_copy(tmp_path)  # the working directory's project has seeds/
+    out = _qa(["ask", "--json", "How long did the previous humanitarian pause last?"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"the folder last given, {corpus}, is gone; using seeds" in out.stderr
+    assert json.loads(out.stdout)["folder"] == str(tmp_path / "seeds")
+    again = _qa(["ask", "--json", "How long did the previous humanitarian pause last?"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "is gone" not in again.stderr, "said once: the folder is forgotten"
 
 
 def test_chat_reads_questions_until_empty_line(tmp_path: Path) -> None:
@@ -234,3 +242,33 @@ def test_a_nonsensical_setting_is_named_without_a_traceback(tmp_path: Path) -> N
     (tmp_path / "qa.toml").write_text("top_k = [\n", encoding="utf-8")
     broken = _qa(["ask", "Anything?"], tmp_path)
     assert broken.returncode == 2 and f"{tmp_path / 'qa.toml'} is not valid TOML" in broken.stderr
+
+
+def test_stores_lists_each_folder_and_prunes_only_the_gone(tmp_path: Path) -> None:
+    from qa.store.lock import writer_lock
+
+    for name in ("kept", "deleted"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.txt").write_text(f"The {name} harbour was rebuilt.\n")
+        assert _qa(["index", name], tmp_path).returncode == 0
+
+    def listed() -> dict[str, dict[str, Any]]:
+        out = _qa(["stores", "--json"], tmp_path)
+        assert out.returncode == 0, out.stderr
+        return {Path(r["folder"]).name: r for r in json.loads(out.stdout)}
+
+    rows = listed()
+    assert set(rows) == {"kept", "deleted"}
+    assert all(r["bytes"] > 0 and not r["gone"] for r in rows.values())
+    shutil.rmtree(tmp_path / "deleted")
+    rows = listed()
+    assert rows["deleted"]["gone"] and not rows["kept"]["gone"]
+    gone = Path(rows["deleted"]["store"])
+    with writer_lock(gone):  # a process writing to it: nothing is removed
+        busy = _qa(["stores", "--prune"], tmp_path)
+    assert busy.returncode == EXIT_LOCKED and "is writing to" in busy.stderr
+    assert gone.is_dir()
+    pruned = _qa(["stores", "--prune"], tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert not gone.exists() and Path(rows["kept"]["store"]).is_dir()
+    assert set(listed()) == {"kept"}

@@ -7,9 +7,9 @@ import pytest
 import qa
 from qa.prompts import format_sources, load_prompt, prompt_hashes, render
 from qa.schema import Chunk, Passage
-from qa.settings import PROJECT_ROOT
+from qa.settings import BUILT_IN_PROMPTS
 
-PROMPTS = PROJECT_ROOT / "prompts"
+PROMPTS = BUILT_IN_PROMPTS
 
 
 def test_answer_system_carries_the_not_found_sentence() -> None:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa.locations import store_for
-from qa.settings import PROJECT_ROOT, Settings, SettingsFileError, settings_problem
+from qa.settings import DEFAULT_CORPUS, Settings, SettingsFileError, settings_problem
 
 _ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QA_LLM_API_KEY", "QA_LLM_BASE_URL", "QA_TOP_K")
 
@@ -23,7 +23,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_are_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     s = Settings()
-    assert s.corpus == PROJECT_ROOT / "seeds"
+    assert s.corpus == DEFAULT_CORPUS == Path("seeds")
     assert s.store.parent == tmp_path / "data" / "qa" / "stores"
     assert s.store.name.startswith("seeds-")
     assert not s.llm_configured and s.answerer_name == "extractive"

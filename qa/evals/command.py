@@ -12,9 +12,8 @@ from qa.evals.cases import Case, load_baseline, load_cases
 from qa.evals.paragraph import run_bm25_paragraph
 from qa.evals.run import AnswerCache, EvalRun, regressions, run_cases
 from qa.locations import store_for
-from qa.settings import PROJECT_ROOT
 
-EVALS = PROJECT_ROOT / "evals"
+EVALS = Path("evals")  # the working directory's, as seeds/ is
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Prompts are plain files in ``prompts/``, loaded by name as llama-index ``PromptTemplate``s."""
+"""Prompts are plain files beside this module (``qa/prompts/*.txt``, package data), or in the
+``prompts_dir`` setting's folder, loaded by name as llama-index ``PromptTemplate``s."""
 
 from __future__ import annotations
 

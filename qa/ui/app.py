@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from qa.settings import PROJECT_ROOT, Settings
+from qa.settings import Settings
 from qa.store.health import StoreUnwritable
 from qa.store.lock import StoreLocked
 from qa.text import printable
@@ -306,8 +306,7 @@ def _report_md(lines: list[str]) -> str:
 
 def blocked_paths(settings: Settings) -> list[str]:
     """Paths the file routes must never serve: the store and files that may hold secrets."""
-    paths = [settings.store, Path(".env"), Path("qa.toml"), PROJECT_ROOT / ".env"]
-    paths += [settings.corpus / ".env", PROJECT_ROOT / "qa.toml"]
+    paths = [settings.store, Path(".env"), Path("qa.toml"), settings.corpus / ".env"]
     return sorted({str(p.resolve()) for p in paths})
 
 
