@@ -39,7 +39,7 @@ from qa.settings import Settings
 from qa.text import fold, looks_like_code
 
 EMBED_AT_MOST = 64  # sentences embedded per question where the store keeps no vectors
-PROBES = 40  # off-topic questions asked of a corpus to learn how answered they look there
+PROBES = 50  # off-topic questions asked of a corpus to learn how answered they look there
 PROBES_PER_LANGUAGE = 4  # a language with this many probes gets its own null
 PROBE_NULL = -3.2  # the median best logit of the probes, where none was asked (measured: e5)
 NEIGHBOUR_MARGIN = 1.5  # a neighbour this close to the best sentence's logit joins the span
