@@ -407,9 +407,12 @@ def _stores(args: argparse.Namespace) -> int:
     whose folder is gone (asking first on a terminal)."""
     import time
 
+    from qa.locations import stores_dir
     from qa.store import listing
 
     entries = listing.stores()
+    if not entries:
+        print(f"qa: no stores under {printable(str(stores_dir()))}", file=sys.stderr)
     if args.json:
         rows = [
             {"store": str(e.path), "folder": str(e.folder) if e.folder else None,
@@ -417,15 +420,13 @@ def _stores(args: argparse.Namespace) -> int:
             for e in entries
         ]  # fmt: skip
         print(json.dumps(rows, indent=2))
-    if not entries:
-        print(
-            f"qa: no stores under {printable(str(listing.data_dir() / 'stores'))}", file=sys.stderr
-        )
-    for e in entries if not args.json else []:
-        state = "gone" if e.gone else ("?" if e.folder is None else "")
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
-        _print(f"{e.size / 2**20:9.1f} MiB  {when}  {state:4}  {e.folder or '(folder unknown)'}")
-        _print(f"{'':33}{e.path}")
+    else:
+        for e in entries:
+            state = "gone" if e.gone else ("?" if e.folder is None else "")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+            folder = e.folder or "(folder unknown)"
+            _print(f"{e.size / 2**20:9.1f} MiB  {when}  {state:4}  {folder}")
+            _print(f"{'':33}{e.path}")
     if not args.prune:
         return 0
     gone = [e for e in entries if e.gone]

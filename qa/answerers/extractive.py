@@ -235,24 +235,23 @@ class ExtractiveAnswerer:
             k = next(
                 (k for k, c in enumerate(citations)
                  if c.chunk_id == quote.chunk.id and c.start < quote.end and quote.start < c.end),
-                None,
+                len(citations),
             )  # fmt: skip
-            if k is not None:
+            if k < len(citations):
                 old = citations[k]
                 start, end = min(old.start, quote.start), max(old.end, quote.end)
                 quote = Span(quote.chunk, start, end, quote.rank)
                 cut = cut or sentences[k].text.startswith("…")
                 score = max(score, old.score)
-            cited = Citation.of(quote.chunk, quote.text, quote.start, quote.end, score)
             shown = " ".join(quote.text.split())
             note = quoted_in(self._language(quote), asked_in)
-            sentence = AnswerSentence(f"…{shown}…" if cut else shown, [0], score, note=note)
-            if k is None:
+            cited = Citation.of(quote.chunk, quote.text, quote.start, quote.end, score)
+            sentence = AnswerSentence(f"…{shown}…" if cut else shown, [k + 1], score, note=note)
+            if k < len(citations):
+                citations[k], sentences[k] = cited, sentence
+            else:
                 citations.append(cited)
                 sentences.append(sentence)
-                k = len(citations) - 1
-            citations[k], sentences[k] = cited, sentence
-            sentence.citations = [k + 1]
         return Answer(
             question,
             compose(sentences),
@@ -372,23 +371,27 @@ class ExtractiveAnswerer:
         floor = self.sentences.floor
         features = np.column_stack([cos - floor, cov, ctx, chunk_cos - floor, kind, foreign, code])
         logits = features @ np.array(self.sentences.weights) + self.sentences.bias
-        return Scored(question, spans, features, logits, asks, self._unknown(question, spans))
+        unknown = self._unknown(question, lang, spans)
+        return Scored(question, spans, features, logits, asks, unknown)
 
-    def _unknown(self, question: str, spans: list[Span]) -> float:
+    def _unknown(self, question: str, lang: str, spans: list[Span]) -> float:
         """1.0 when the question names a code term or written-as-one name (``named_terms``)
         that no chunk of the corpus holds: one term the index never saw, or a compound
         (``Path.walk``) none of the retrieved chunks writes, nor its last part as a call or
         attribute (``.walk``, ``walk(``)."""
         ev = self.evidence
-        lang = ev.language(question)
-        text = fold(" ".join({s.chunk.id: s.chunk.text for s in spans}.values()))
+        text: str | None = None  # the retrieved chunks, folded once, when a compound needs it
         for name in named_terms(question):
             found = ev.terms(name, lang)
             if len(found) == 1:
                 known = ev.term_stats.document_frequency(found[0]) > 0
+            elif not found:
+                known = True
             else:
+                if text is None:
+                    text = fold(" ".join({s.chunk.id: s.chunk.text for s in spans}.values()))
                 tail = fold(name.rpartition(".")[2])
-                known = not found or fold(name) in text or f".{tail}" in text or f"{tail}(" in text
+                known = fold(name) in text or f".{tail}" in text or f"{tail}(" in text
             if not known:
                 return 1.0
         return 0.0

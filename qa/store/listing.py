@@ -14,9 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.locations import data_dir
-
-__all__ = ["FOLDER_FILE", "StoreEntry", "data_dir", "record_folder", "remove", "stores"]
+from qa.locations import read_folder_file, stores_dir, write_folder_file
 from qa.store.lock import writer_lock
 
 FOLDER_FILE = "folder"
@@ -40,21 +38,13 @@ class StoreEntry:
 def record_folder(store: Path, corpus: Path) -> None:
     """Note in ``store`` the folder it indexes, and that it is in use now (best effort: a
     read-only store loses only the listing's detail)."""
-    target = store / FOLDER_FILE
-    text = str(corpus.expanduser().resolve()) + "\n"
-    with contextlib.suppress(OSError, UnicodeError):
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            os.utime(target)
-            return
-        tmp = store / f".{FOLDER_FILE}.{os.getpid()}"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+    write_folder_file(store / FOLDER_FILE, corpus)
 
 
 def stores(root: Path | None = None) -> list[StoreEntry]:
     """Every store under ``root`` (default: the data folder's ``stores/``), least recently
     used first."""
-    root = root or data_dir() / "stores"
+    root = root or stores_dir()
     try:
         found = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
@@ -70,11 +60,11 @@ def _entry(path: Path) -> StoreEntry:
                 st = os.lstat(os.path.join(base, name))
                 size += st.st_blocks * 512
                 newest = max(newest, st.st_mtime)
-    folder: Path | None = None
-    with contextlib.suppress(OSError, UnicodeError):
-        marker = path / FOLDER_FILE
-        folder = Path(marker.read_text(encoding="utf-8").strip()) or None
-        newest = marker.stat().st_mtime
+    marker = path / FOLDER_FILE
+    folder = read_folder_file(marker)
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            newest = marker.stat().st_mtime
     return StoreEntry(path, folder, size, newest)
 
 
